@@ -1,0 +1,72 @@
+"""The shape of a gateway adapter, and helpers they share for turning codes into outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from providers._accounts import Account
+from providers._errors import ErrorKind, GatewayError, classify_status, error_for_unreadable
+from providers._vocabulary import Batch, Limits, NumberResult, ResultState
+
+CodeTable = Mapping[str, tuple[ErrorKind, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Adapter:
+    """One gateway: its limits and codes, and pure functions from a batch to a request and back.
+
+    ``build_request`` and ``parse_response`` do no I/O; ``parse_response`` returns exactly one
+    result per number of the batch, or raises ``GatewayError``.
+    """
+
+    name: str
+    limits: Limits
+    error_codes: CodeTable
+    build_request: Callable[[Account, Batch], httpx.Request]
+    parse_response: Callable[[Batch, httpx.Response], list[NumberResult]]
+    build_balance_request: Callable[[Account], httpx.Request] | None = None
+    parse_balance: Callable[[httpx.Response], float] | None = None
+
+
+def decode_json(response: httpx.Response) -> Any:
+    """The JSON body, or the classified error for a body that is not JSON (or a 5xx/429)."""
+    by_status = classify_status(response)
+    if by_status is not None:
+        raise by_status
+    try:
+        return response.json()
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError both subclass it
+        raise error_for_unreadable(response, "body is not JSON") from None
+
+
+def all_results(
+    batch: Batch,
+    state: ResultState,
+    *,
+    code: str | None = None,
+    message: str | None = None,
+    credits: float | None = None,
+) -> list[NumberResult]:
+    """The same outcome for every number of the batch (whole-batch answers)."""
+    return [
+        NumberResult(m, state, code=code, message=message, credits=credits) for m in batch.msisdns
+    ]
+
+
+def outcome_for_code(
+    batch: Batch, table: CodeTable, code: str, message: str | None, http_status: int | None
+) -> list[NumberResult]:
+    """Raise the table's error for a documented code; fail every number for an unknown one.
+
+    An unknown code is not guessed into a retry: the numbers fail with the code kept, so an
+    operator can see it and ``retry_failed`` them once the gateway's meaning is known.
+    """
+    entry = table.get(code)
+    if entry is None:
+        return all_results(batch, ResultState.FAILED, code=code, message=message)
+    kind, documented = entry
+    raise GatewayError(kind, message or documented, code=code, http_status=http_status)

@@ -1,0 +1,55 @@
+"""Keeping credentials out of logs: URL redaction and a logging filter for httpx's request log."""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+# Query parameters that carry secrets on the GET gateways (AamarSMS user/password,
+# SMSPresto user=api_key/pass, AakashSMS auth_token on v3 GET). "user" is redacted too:
+# on SMSPresto it is the API key.
+SECRET_QUERY_PARAMS = frozenset({"auth_token", "token", "user", "password", "pass", "api_key"})
+MASK = "***"
+
+_URL_RE = re.compile(r"https?://[^\s\"'<>]+")
+
+
+def redact_url(url: str | httpx.URL) -> str:
+    """Return ``url`` with the value of every secret query parameter replaced by ``***``."""
+    parts = urlsplit(str(url))
+    if not parts.query:
+        return str(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    masked = [(k, MASK if k.lower() in SECRET_QUERY_PARAMS else v) for k, v in pairs]
+    return urlunsplit(parts._replace(query=urlencode(masked, safe="*,")))
+
+
+def redact_text(text: str) -> str:
+    """Redact every URL found in free text (log messages, exception strings)."""
+    return _URL_RE.sub(lambda m: redact_url(m.group(0)), text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites log records so that URLs in them carry no secret query values."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def install_log_redaction(*logger_names: str) -> None:
+    """Attach the redacting filter to httpx's and httpcore's loggers (and any named here).
+
+    httpx logs ``HTTP Request: GET <full url>`` at INFO: without this, a GET gateway's
+    password would reach any log that is set to INFO.
+    """
+    for name in ("httpx", "httpcore", *logger_names):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())

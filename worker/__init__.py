@@ -1,0 +1,1 @@
+"""smsq worker package."""
