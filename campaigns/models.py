@@ -1,0 +1,196 @@
+"""The database schema: campaigns, their batches, one row per recipient, and the opt-out list.
+
+The database is the truth (DESIGN.md invariant 1): states live here, the broker carries ids.
+State names are plain strings checked by the code that moves them; the sets below are the
+vocabulary, shared by planning, the worker and the API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for 10^9 recipients.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class CampaignState:
+    """Campaign lifecycle.
+
+    draft -> scheduled -> running <-> paused -> completed | cancelled | failed
+    """
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    TERMINAL = frozenset({COMPLETED, CANCELLED, FAILED})
+
+
+class PauseKind:
+    """Why a paused campaign is paused; only a window pause is lifted by the tick itself."""
+
+    USER = "user"
+    WINDOW = "window"
+    ACCOUNT = "account"  # the gateway refused the account (credentials, credits, sender, IP)
+
+
+class BatchState:
+    """Batch lifecycle.
+
+    pending -> claimed -> in_flight -> done | retry_wait | failed | unknown | cancelled
+    """
+
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    IN_FLIGHT = "in_flight"
+    DONE = "done"
+    RETRY_WAIT = "retry_wait"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    CANCELLED = "cancelled"
+    SPLIT = "split"  # replaced by smaller batches to isolate a number the gateway refused
+    TERMINAL = frozenset({DONE, FAILED, UNKNOWN, CANCELLED, SPLIT})
+
+
+class RecipientState:
+    """Recipient lifecycle (DESIGN.md States)."""
+
+    INVALID = "invalid"
+    DUPLICATE = "duplicate"
+    SUPPRESSED = "suppressed"
+    REJECTED = "rejected"
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    CANCELLED = "cancelled"
+    PLANNED_TERMINAL = frozenset({INVALID, DUPLICATE, SUPPRESSED, REJECTED})
+    TERMINAL = frozenset(PLANNED_TERMINAL | {SENT, DELIVERED, FAILED, UNKNOWN, CANCELLED})
+
+
+class Base(DeclarativeBase):
+    """Declarative base of smsq's tables."""
+
+
+class Campaign(Base):
+    """One submitted campaign: a text or a template for a list of numbers, via one account."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    account: Mapped[str] = mapped_column(String(100))
+    provider: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20), default=CampaignState.DRAFT, index=True)
+    pause_kind: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)  # human-readable, whenever paused/failed
+    text: Mapped[str | None] = mapped_column(Text)  # the text or template as submitted
+    template_id: Mapped[int | None] = mapped_column(Integer)  # SMSPlus.az approved template
+    sender: Mapped[str | None] = mapped_column(String(50))
+    encoding: Mapped[str | None] = mapped_column(String(10))  # GSM-7 | UCS-2 | mixed
+    max_segments: Mapped[int] = mapped_column(Integer, default=10)
+    send_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # Optional daily send window, local time in window_tz: "HH:MM" strings.
+    window_start: Mapped[str | None] = mapped_column(String(5))
+    window_end: Mapped[str | None] = mapped_column(String(5))
+    window_tz: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    recipients_total: Mapped[int] = mapped_column(Integer, default=0)
+    batches_total: Mapped[int] = mapped_column(Integer, default=0)
+    credits_planned: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Batch(Base):
+    """One gateway request's worth of recipients. Claimed by compare-and-set on ``state``."""
+
+    __tablename__ = "batches"
+    __table_args__ = (Index("ix_batches_campaign_state", "campaign_id", "state"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)  # order within the campaign
+    state: Mapped[str] = mapped_column(String(20), default=BatchState.PENDING, index=True)
+    size: Mapped[int] = mapped_column(Integer)  # recipients in this batch
+    text: Mapped[str | None] = mapped_column(Text)  # the one rendered text, when shared
+    parent_id: Mapped[int | None] = mapped_column(BigId)  # set on halves of a split batch
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claim_token: Mapped[str | None] = mapped_column(String(64))  # who holds the claim
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # went in_flight
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error_kind: Mapped[str | None] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(Text)  # never holds a credential
+
+
+class Recipient(Base):
+    """One number of one campaign, with its outcome.
+
+    Unique on (campaign, msisdn) for every number that can be sent; ``invalid`` and
+    ``duplicate`` rows are exempt (partial index), because a duplicate is by definition the
+    same number again and an invalid row keeps the raw input, which may repeat.
+    """
+
+    __tablename__ = "recipients"
+    __table_args__ = (
+        Index(
+            "uq_recipients_campaign_msisdn",
+            "campaign_id",
+            "msisdn",
+            unique=True,
+            sqlite_where=text("state NOT IN ('invalid', 'duplicate')"),
+            postgresql_where=text("state NOT IN ('invalid', 'duplicate')"),
+        ),
+        Index("ix_recipients_batch", "batch_id"),
+        Index("ix_recipients_campaign_state", "campaign_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    row_no: Mapped[int] = mapped_column(Integer)  # 1-based position in the submitted list
+    msisdn: Mapped[str] = mapped_column(String(32))  # normalized for the gateway (raw if invalid)
+    batch_id: Mapped[int | None] = mapped_column(BigId)
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)  # why invalid/duplicate/suppressed/rejected
+    text: Mapped[str | None] = mapped_column(Text)  # rendered text when it differs per recipient
+    params: Mapped[str | None] = mapped_column(Text)  # JSON list of template parameter values
+    segments: Mapped[int | None] = mapped_column(Integer)
+    credits: Mapped[float | None] = mapped_column(Float)  # planned, then as the gateway charged
+    provider_message_id: Mapped[str | None] = mapped_column(String(100))
+    network: Mapped[str | None] = mapped_column(String(50))
+    gateway_code: Mapped[str | None] = mapped_column(String(50))
+    gateway_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Suppression(Base):
+    """A global opt-out: numbers (E.164 digits, no "+") that no campaign may send to."""
+
+    __tablename__ = "suppressions"
+
+    msisdn: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
