@@ -49,6 +49,10 @@ class Account(BaseModel):
     timeout_s: float = Field(default=30.0, gt=0)
     resend_ambiguous: bool = False  # OTP use: resend numbers whose request may have been lost
     options: dict[str, str] = Field(default_factory=dict)  # adapter-specific, documented there
+    # SMSPlus.az approved templates by id: text with named placeholders ("Salam {name}");
+    # their order of first appearance gives first/second/third_parameters.
+    templates: dict[int, str] = Field(default_factory=dict)
+    default_region: str | None = None  # ISO region for numbers pasted without a country code
 
     def secret(self, name: str) -> str:
         """The plain value of credential ``name``; raises KeyError naming only the field."""
