@@ -41,6 +41,8 @@ def decode_json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:  # JSONDecodeError and UnicodeDecodeError both subclass it
         raise error_for_unreadable(response, "body is not JSON") from None
+    except RecursionError:  # "[[[[..." deeper than the parser's stack: garbage, not a crash
+        raise error_for_unreadable(response, "body is nested too deeply") from None
 
 
 def all_results(

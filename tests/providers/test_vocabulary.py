@@ -114,3 +114,21 @@ def test_batch_takes_exactly_one_text_form() -> None:
         Batch(msisdns=("1",), text="a", template_id=3)
     with pytest.raises(ValueError, match="align"):
         Batch(msisdns=("1", "2"), texts=("a",))
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "kind"),
+    [
+        (b"[" * 100_000, 200, ErrorKind.AMBIGUOUS),
+        (b"<html>oops</html>", 200, ErrorKind.AMBIGUOUS),
+        (b"\xff\xfe\x00", 200, ErrorKind.AMBIGUOUS),
+        (b"", 400, ErrorKind.REQUEST),
+        (b"{}", 503, ErrorKind.RETRYABLE),
+    ],
+)
+def test_decode_json_classifies_garbage(body: bytes, status: int, kind: ErrorKind) -> None:
+    from providers import GatewayError, decode_json
+
+    with pytest.raises(GatewayError) as info:
+        decode_json(httpx.Response(status, content=body))
+    assert info.value.kind is kind

@@ -1,0 +1,58 @@
+"""Process-wide settings: where the database and the broker are, and the worker's timings.
+
+Read from ``SMSQ_*`` environment variables first, then the top level of the config file
+(``$SMSQ_CONFIG``, default ``./smsq.toml``), then the defaults below, which suit one machine:
+SQLite in ``./var/smsq.db`` and Redis on localhost.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from providers import config_path
+
+
+class Settings(BaseSettings):
+    """smsq's own settings (accounts are read separately, by ``providers.load_accounts``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SMSQ_", extra="ignore")
+
+    database_url: str = "sqlite:///var/smsq.db"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    # Where the shared rate limiter keeps its buckets; the broker's Redis when unset.
+    redis_url: str | None = None
+    tick_interval_s: float = Field(default=2.0, gt=0)
+    # A batch claimed or in flight for longer than this is presumed abandoned by a dead worker.
+    stale_after_s: float = Field(default=120.0, gt=0)
+    # Redis redelivers an unacknowledged task after this; it must exceed any task's run time.
+    visibility_timeout_s: int = Field(default=3600, gt=0)
+
+    @property
+    def limiter_url(self) -> str:
+        """The Redis URL of the rate limiter."""
+        return self.redis_url or self.broker_url
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_path()))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return Settings()
