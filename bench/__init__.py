@@ -1,0 +1,1 @@
+"""Benchmarks: each module exposes ``run() -> dict[str, float]`` and runs as ``python -m``."""

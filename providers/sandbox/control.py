@@ -1,0 +1,82 @@
+"""The sandbox's own endpoints under ``/_sandbox/``: record, reset, faults, balances, health.
+
+GET  /_sandbox/health                      {"ok": true, "messages": N}
+GET  /_sandbox/messages[?account=&since_index=]
+                                           {"next_index": N, "messages": [...]}
+POST /_sandbox/reset                       clears the record, refills balances,
+                                           restores the faults given at start
+GET  /_sandbox/faults                      the fault settings, ``next`` = counters left
+POST /_sandbox/faults                      replace them (JSON body, see faults.py);
+                                           400 with the validation error if invalid
+GET  /_sandbox/accounts                    {"accounts": [{name, provider, sender, balance}]}
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from providers.sandbox.faults import FaultSettings
+from providers.sandbox.state import SandboxState
+from providers.sandbox.wire import Reply, Request, json_reply
+
+PREFIX = "/_sandbox/"
+
+
+def handle(req: Request, state: SandboxState) -> Reply:
+    """Answer one control request."""
+    name = req.path.removeprefix(PREFIX).rstrip("/")
+    routes = {
+        ("GET", "health"): _health,
+        ("GET", "messages"): _messages,
+        ("POST", "reset"): _reset,
+        ("GET", "faults"): _faults,
+        ("POST", "faults"): _set_faults,
+        ("GET", "accounts"): _accounts,
+    }
+    route = routes.get((req.method, name))
+    if route is not None:
+        return route(req, state)
+    known = any(path == name for _, path in routes)
+    status = 405 if known else 404
+    return json_reply({"error": "method not allowed" if known else "not found"}, status)
+
+
+def _health(req: Request, state: SandboxState) -> Reply:
+    return json_reply({"ok": True, "messages": len(state.record.messages)})
+
+
+def _messages(req: Request, state: SandboxState) -> Reply:
+    query = req.query()
+    try:
+        since = int(query.get("since_index") or 0)
+    except ValueError:
+        return json_reply({"error": "since_index must be an integer"}, 400)
+    found = state.record.since(max(since, 0), query.get("account") or None)
+    body = {"next_index": len(state.record.messages), "messages": [m.to_json() for m in found]}
+    return json_reply(body)
+
+
+def _reset(req: Request, state: SandboxState) -> Reply:
+    state.reset()
+    return json_reply({"ok": True})
+
+
+def _faults(req: Request, state: SandboxState) -> Reply:
+    return json_reply(state.faults.snapshot())
+
+
+def _set_faults(req: Request, state: SandboxState) -> Reply:
+    try:
+        settings = FaultSettings.model_validate_json(req.body or b"{}")
+    except ValidationError as exc:
+        return json_reply({"error": str(exc)}, 400)
+    state.set_faults(settings)
+    return json_reply(state.faults.snapshot())
+
+
+def _accounts(req: Request, state: SandboxState) -> Reply:
+    rows = [
+        {"name": a.name, "provider": a.provider, "sender": a.sender, "balance": state.balance(a)}
+        for a in state.accounts.values()
+    ]
+    return json_reply({"accounts": rows})
