@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -59,15 +60,27 @@ def all_results(
     ]
 
 
+# An undocumented code whose message says the account cannot pay or is not allowed to send:
+# pausing the campaign (resumable) beats failing every number for good on a wording we know.
+_ACCOUNT_WORDING = re.compile(
+    r"credit|balance|stock|insufficient|expired|inactive|suspended|blocked|unauthori[sz]ed",
+    re.IGNORECASE,
+)
+
+
 def outcome_for_code(
     batch: Batch, table: CodeTable, code: str, message: str | None, http_status: int | None
 ) -> list[NumberResult]:
     """Raise the table's error for a documented code; fail every number for an unknown one.
 
     An unknown code is not guessed into a retry: the numbers fail with the code kept, so an
-    operator can see it and ``retry_failed`` them once the gateway's meaning is known.
+    operator can see it and ``retry_failed`` them once the gateway's meaning is known. The
+    exception is an unknown code whose message reads as an account problem ("Insufficient
+    stock."): that raises ``account`` so the campaign pauses with the gateway's words.
     """
     entry = table.get(code)
+    if entry is None and message and _ACCOUNT_WORDING.search(message):
+        raise GatewayError(ErrorKind.ACCOUNT, message, code=code, http_status=http_status)
     if entry is None:
         return all_results(batch, ResultState.FAILED, code=code, message=message)
     kind, documented = entry

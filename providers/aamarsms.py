@@ -223,11 +223,14 @@ def _code_error(code: str, body: dict[str, Any], response: httpx.Response) -> Ga
 
 
 def _key(msisdn: object) -> str | None:
-    """The last 10 digits, which tell Bangladeshi mobiles apart whatever prefix is echoed."""
+    """The last 10 digits, which tell Bangladeshi mobiles apart whatever prefix is echoed.
+
+    A shorter echo (a number the gateway refused as malformed) is matched on all its digits.
+    """
     if isinstance(msisdn, bool) or not isinstance(msisdn, int | str):
         return None
     digits = "".join(ch for ch in str(msisdn) if ch.isascii() and ch.isdigit())
-    return digits[-10:] if len(digits) >= 10 else None
+    return digits[-10:] if len(digits) >= 10 else (digits or None)
 
 
 def _as_str(body: dict[str, Any], name: str) -> str | None:

@@ -132,3 +132,26 @@ def test_decode_json_classifies_garbage(body: bytes, status: int, kind: ErrorKin
     with pytest.raises(GatewayError) as info:
         decode_json(httpx.Response(status, content=body))
     assert info.value.kind is kind
+
+
+@pytest.mark.parametrize(
+    ("message", "expect_account"),
+    [("Insufficient stock.", True), ("Account expired", True), ("Something odd", False)],
+)
+def test_unknown_code_with_account_wording_pauses_else_fails(
+    message: str, expect_account: bool
+) -> None:
+    from providers import GatewayError, ResultState, outcome_for_code
+
+    batch = Batch(msisdns=("1", "2"), text="hi")
+    if expect_account:
+        with pytest.raises(GatewayError) as info:
+            outcome_for_code(batch, {}, "12", message, 200)
+        assert (info.value.kind, info.value.code, info.value.message) == (
+            ErrorKind.ACCOUNT,
+            "12",
+            message,
+        )
+    else:
+        results = outcome_for_code(batch, {}, "12", message, 200)
+        assert [(r.state, r.code) for r in results] == [(ResultState.FAILED, "12")] * 2

@@ -1,0 +1,1 @@
+"""Round trips: each adapter's real requests sent to the sandbox, both sides checked."""
