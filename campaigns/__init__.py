@@ -1,1 +1,115 @@
-"""smsq campaigns package."""
+"""smsq campaigns: submit a text or template to a list of numbers, watch it, steer it.
+
+The public API (implemented in ``campaigns.api`` and the modules it names)::
+
+    from campaigns import submit_campaign, get_campaign
+    campaign_id = submit_campaign("nepal", "numbers.csv", text="Namaste {name}!")
+    print(get_campaign(campaign_id).recipients)
+
+Errors are ``CampaignError`` subclasses (``campaigns.errors``) whose messages name the
+field and the row. Names are imported on first use, so that ``import campaigns.models``
+(the worker, the CLI) does not pay for the planner's imports (phonenumbers, alembic).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from campaigns.api import (
+        CampaignInfo,
+        Estimate,
+        RecipientInfo,
+        cancel_campaign,
+        estimate,
+        get_campaign,
+        iter_recipients,
+        pause_campaign,
+        resume_campaign,
+        retry_failed,
+        submit_campaign,
+        suppress,
+        unsuppress,
+    )
+    from campaigns.errors import (
+        CampaignError,
+        CampaignNotFound,
+        InputError,
+        InvalidState,
+        InvalidTemplate,
+        MissingPlaceholder,
+        NothingToSend,
+        TextTooLong,
+        UnknownAccount,
+    )
+    from campaigns.handoff import set_dispatcher
+    from campaigns.schema import upgrade
+
+__all__ = [
+    "CampaignError",
+    "CampaignInfo",
+    "CampaignNotFound",
+    "Estimate",
+    "InputError",
+    "InvalidState",
+    "InvalidTemplate",
+    "MissingPlaceholder",
+    "NothingToSend",
+    "RecipientInfo",
+    "TextTooLong",
+    "UnknownAccount",
+    "cancel_campaign",
+    "estimate",
+    "get_campaign",
+    "iter_recipients",
+    "pause_campaign",
+    "resume_campaign",
+    "retry_failed",
+    "set_dispatcher",
+    "submit_campaign",
+    "suppress",
+    "unsuppress",
+    "upgrade",
+]
+
+# Where each public name lives (imported on first use).
+_HOME: dict[str, str] = {
+    "CampaignError": "campaigns.errors",
+    "CampaignNotFound": "campaigns.errors",
+    "InputError": "campaigns.errors",
+    "InvalidState": "campaigns.errors",
+    "InvalidTemplate": "campaigns.errors",
+    "MissingPlaceholder": "campaigns.errors",
+    "NothingToSend": "campaigns.errors",
+    "TextTooLong": "campaigns.errors",
+    "UnknownAccount": "campaigns.errors",
+    "CampaignInfo": "campaigns.api",
+    "Estimate": "campaigns.api",
+    "RecipientInfo": "campaigns.api",
+    "cancel_campaign": "campaigns.api",
+    "estimate": "campaigns.api",
+    "get_campaign": "campaigns.api",
+    "iter_recipients": "campaigns.api",
+    "pause_campaign": "campaigns.api",
+    "resume_campaign": "campaigns.api",
+    "retry_failed": "campaigns.api",
+    "submit_campaign": "campaigns.api",
+    "suppress": "campaigns.api",
+    "unsuppress": "campaigns.api",
+    "set_dispatcher": "campaigns.handoff",
+    "upgrade": "campaigns.schema",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'campaigns' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,1 @@
+"""Alembic migrations of smsq's schema; run them with ``campaigns.schema.upgrade``."""

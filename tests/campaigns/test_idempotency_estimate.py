@@ -1,0 +1,153 @@
+"""Idempotent submits (also under a race), and estimate: a dry run that writes nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from campaigns import estimate, get_campaign, submit_campaign, suppress
+from tests.campaigns.helpers import (
+    azerbaijan,
+    bangladesh,
+    bd_numbers,
+    nepal,
+    nepal_numbers,
+    presto,
+    row_counts,
+)
+
+
+def test_same_key_returns_the_first_campaign(db_url: str, dispatched: list[int]) -> None:
+    first = submit_campaign(
+        nepal(), nepal_numbers(3), text="Hi", idempotency_key="order-1", database_url=db_url
+    )
+    again = submit_campaign(
+        nepal(), nepal_numbers(9), text="Other", idempotency_key="order-1", database_url=db_url
+    )
+    other = submit_campaign(
+        nepal(), nepal_numbers(2), text="Hi", idempotency_key="order-2", database_url=db_url
+    )
+    assert again == first != other
+    assert get_campaign(first, database_url=db_url).recipients_total == 3
+    assert row_counts(db_url)["campaigns"] == 2
+    assert dispatched == [first, other]
+
+
+def test_racing_submits_with_one_key_create_one_campaign(db_url: str) -> None:
+    """The second submit starts while the first is inside its transaction. On PostgreSQL it
+    passes the key check (nothing committed yet), blocks on the unique key, loses when the
+    first commits, and returns the winner's id; on SQLite its key check already waits for
+    the first transaction's write lock and finds the committed campaign."""
+    results: dict[str, int] = {}
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            results["second"] = submit_campaign(
+                nepal(), nepal_numbers(4), text="Hi", idempotency_key="race",
+                database_url=db_url,
+            )  # fmt: skip
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    racer = threading.Thread(target=second)
+
+    def numbers() -> Iterator[str]:
+        # Read inside the first submit's transaction, after its campaign row was inserted.
+        racer.start()
+        time.sleep(0.5)  # the racer checks the key (nothing yet) and blocks on its insert
+        yield from nepal_numbers(4)
+
+    results["first"] = submit_campaign(
+        nepal(), numbers(), text="Hi", idempotency_key="race", database_url=db_url
+    )
+    racer.join(timeout=60)
+    assert not errors
+    assert results["second"] == results["first"]
+    assert row_counts(db_url)["campaigns"] == 1
+
+
+def test_estimate_reports_what_submit_would_plan_and_writes_nothing(db_url: str) -> None:
+    suppress(["+9779840000002"], database_url=db_url)
+    before = row_counts(db_url)
+    rows = [{"msisdn": n, "name": "Ram"} for n in nepal_numbers(150)]
+    rows += [{"msisdn": "42", "name": "x"}, {"msisdn": "9840000005", "name": "y"}]
+    rows.append({"msisdn": "9850000001", "name": "R" * 400})  # 3 segments
+    result = estimate(
+        nepal(), rows, text="Hi {name}", max_segments=2, database_url=db_url, check_balance=False
+    )
+    assert row_counts(db_url) == before
+    assert (result.rows, result.valid, result.invalid, result.duplicate) == (153, 149, 1, 1)
+    assert (result.suppressed, result.rejected) == (1, 1)
+    assert (result.encoding, result.encodings) == ("GSM-7", ("GSM-7",))
+    assert (result.segments_max, result.segments_total, result.credits) == (1, 149, 149.0)
+    assert result.batches == 2
+    assert result.balance is None and result.balance_error is None
+
+    campaign_id = submit_campaign(
+        nepal(), rows, text="Hi {name}", max_segments=2, database_url=db_url
+    )
+    info = get_campaign(campaign_id, database_url=db_url)
+    assert info.batches_total == result.batches and info.credits_planned == result.credits
+
+
+def test_estimate_reports_an_empty_list_instead_of_failing(sqlite_url: str) -> None:
+    result = estimate(nepal(), ["1", "2"], text="Hi", database_url=sqlite_url)
+    assert (result.valid, result.invalid, result.batches, result.encoding) == (0, 2, 0, None)
+    assert result.examples[0] == "row 1: invalid: too short for a Nepali mobile number"
+
+
+def test_estimate_multipart_and_mixed_encodings(sqlite_url: str) -> None:
+    rows = [{"msisdn": "9840000001", "w": "hello"}, {"msisdn": "9840000002", "w": "নমস্কার"}]
+    result = estimate(nepal(), rows, text="{w} " + "a" * 150, database_url=sqlite_url)
+    assert result.encoding == "mixed" and result.encodings == ("GSM-7", "UCS-2")
+    # 156 GSM-7 characters fit one part; 158 UCS-2 units take three parts of 67.
+    assert (result.segments_max, result.segments_total) == (3, 4)
+
+
+def test_balance_failure_is_reported_not_raised(sqlite_url: str) -> None:
+    result = estimate(bangladesh(), bd_numbers(3), text="Hi", database_url=sqlite_url)
+    assert result.valid == 3 and result.balance is None
+    assert result.balance_error is not None and "ConnectError" in result.balance_error
+    assert "bd-secret-pass" not in result.balance_error
+
+
+def test_gateway_without_a_balance_query_says_so(sqlite_url: str) -> None:
+    result = estimate(azerbaijan(), ["+994501000001"], template_id=8, database_url=sqlite_url)
+    assert result.balance is None and result.balance_error == "smsplus_az reports no balance"
+
+
+class _StockHandler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # SMSPresto's counters answer a bare number
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = b"12345"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def stock_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StockHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_balance_is_read_from_the_gateway(sqlite_url: str, stock_server: str) -> None:
+    result = estimate(
+        presto(base_url=stock_server), ["0700000001"], text="Hi", database_url=sqlite_url
+    )
+    assert (result.balance, result.balance_error) == (12345.0, None)
