@@ -1,0 +1,267 @@
+"""Benchmark: a 100,000-number campaign end to end, beside a naive one-task-per-number baseline.
+
+A real deployment on this machine: a private redis-server, the sandbox (no added latency,
+demo accounts at 10,000 requests/s so the limiter never waits), one Celery worker with two
+processes plus beat (``worker.local.LocalCluster``), and SQLite (then PostgreSQL when one
+answers on 127.0.0.1:5432). The clock runs from ``submit_campaign`` (planning included) to
+the campaign's ``completed`` state, that is every number's outcome written; the send phase
+alone (hand-off to completion) is reported beside it.
+
+The baseline is what a first attempt tends to be: one Celery task and one HTTP request per
+number, each outcome committed on its own through the ORM. It is measured on a 2,000-number
+sample on the same deployment (its rate does not depend on the campaign's size).
+
+    python -m bench.e2e        # prints JSON; about a minute
+
+Keys: e2e_sqlite_msgs_per_s, e2e_postgres_msgs_per_s (NaN without PostgreSQL),
+naive_msgs_per_s, e2e_vs_naive_ratio, plus the send-phase rates and sizes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg import sql
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from campaigns import submit_campaign
+from campaigns.db import dispose_engines, get_engine, session
+from campaigns.models import Campaign, CampaignState, Recipient, RecipientState
+from campaigns.schema import upgrade
+from providers import Batch, ResultState
+from providers.registry import get_adapter
+from providers.sandbox.accounts import sandbox_accounts
+from providers.sandbox.client import SandboxProcess
+from worker.celery_app import app
+from worker.clock import utcnow
+from worker.context import get_context
+from worker.local import ClusterConfig, LocalCluster
+from worker.redis_server import start_private_redis
+
+NUMBERS = 100_000
+NAIVE_NUMBERS = 2_000
+ACCOUNT = "smspresto"  # 500 numbers per request: the largest batches of the five gateways
+TEXT = "Your smsq benchmark message."
+TIMEOUT_S = 300.0  # a run that takes longer is broken, not slow
+PG_ADMIN_URL = os.environ.get("SMSQ_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@app.task(name="bench.naive_send", ignore_result=True)
+def naive_send(recipient_id: int) -> str:
+    """The baseline: one number, one request, one ORM load and one commit."""
+    ctx = get_context()
+    with session() as db:
+        recipient = db.get(Recipient, recipient_id)
+        assert recipient is not None
+        campaign = db.get(Campaign, recipient.campaign_id)
+        assert campaign is not None
+        account = ctx.accounts[campaign.account]
+        adapter = get_adapter(account.provider)
+        batch = Batch((recipient.msisdn,), text=campaign.text, sender=campaign.sender)
+        response = ctx.http.send(adapter.build_request(account, batch))
+        [result] = adapter.parse_response(batch, response)
+        recipient.state = (
+            RecipientState.SENT if result.state is ResultState.SENT else RecipientState.FAILED
+        )
+        recipient.provider_message_id = result.provider_message_id
+        recipient.attempts += 1
+        recipient.updated_at = utcnow()
+        db.commit()
+    return "sent"
+
+
+def _numbers(start: int, count: int) -> list[str]:
+    return [f"22507{i:08d}" for i in range(start, start + count)]
+
+
+def _scalar(db_url: str, query: str, *params: object) -> Any:
+    """One value, read without taking SQLite's write lock (campaigns.db begins every SQLite
+    transaction IMMEDIATE; a poller doing that would queue behind, and slow, the workers).
+    """
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        with closing(sqlite3.connect(url.database or "", isolation_level=None)) as conn:
+            return conn.execute(query.replace("%s", "?"), params).fetchone()[0]
+    with get_engine(db_url).connect() as conn:
+        return conn.exec_driver_sql(query, params).scalar_one()
+
+
+def _wait_until(db_url: str, query: str, params: tuple[object, ...], done: Any) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        if _scalar(db_url, query, *params) == done:
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"not done after {TIMEOUT_S}s: {query} {params}")
+
+
+def _wait_completed(db_url: str, campaign_id: int) -> None:
+    query = "SELECT state FROM campaigns WHERE id = %s"
+    _wait_until(db_url, query, (campaign_id,), CampaignState.COMPLETED)
+
+
+def _wait_outcomes(db_url: str, campaign_id: int, count: int) -> None:
+    query = "SELECT count(*) FROM recipients WHERE campaign_id = %s AND state = 'sent'"
+    _wait_until(db_url, query, (campaign_id,), count)
+
+
+def _campaign_run(cluster: LocalCluster, db_url: str, start: int) -> dict[str, float]:
+    """One timed campaign; returns the end-to-end and send-phase rates."""
+    accounts = dict(cluster.config.accounts)
+    numbers = _numbers(start, NUMBERS)
+    sent_at: list[float] = []
+    cluster.install_dispatcher()
+    began = time.perf_counter()
+    campaign_id = submit_campaign(
+        ACCOUNT, numbers, text=TEXT, database_url=db_url, accounts=accounts
+    )
+    sent_at.append(time.perf_counter())
+    _wait_completed(db_url, campaign_id)
+    ended = time.perf_counter()
+    _check_all_sent(db_url, campaign_id)
+    return {
+        "msgs_per_s": NUMBERS / (ended - began),
+        "send_msgs_per_s": NUMBERS / (ended - sent_at[0]),
+        "plan_s": sent_at[0] - began,
+        "total_s": ended - began,
+    }
+
+
+def _check_all_sent(db_url: str, campaign_id: int) -> None:
+    query = "SELECT count(*) FROM recipients WHERE campaign_id = %s AND state = 'sent'"
+    sent = _scalar(db_url, query, campaign_id)
+    if sent != NUMBERS:
+        raise AssertionError(f"only {sent} of {NUMBERS} numbers sent")
+
+
+def _naive_run(cluster: LocalCluster, db_url: str) -> float:
+    """The baseline's rate: numbers per second, one task each."""
+    accounts = dict(cluster.config.accounts)
+    later = utcnow().replace(year=utcnow().year + 1)  # never released: only naive tasks send
+    campaign_id = submit_campaign(
+        ACCOUNT, _numbers(900_000, NAIVE_NUMBERS), text=TEXT, send_at=later,
+        database_url=db_url, accounts=accounts,
+    )  # fmt: skip
+    with get_engine(db_url).connect() as conn:
+        ids = (
+            conn.execute(select(Recipient.id).where(Recipient.campaign_id == campaign_id))
+            .scalars()
+            .all()
+        )
+    began = time.perf_counter()
+    with cluster.app.producer_or_acquire() as producer:
+        for rid in ids:
+            cluster.app.send_task(
+                "bench.naive_send", (rid,), queue="smsq.control", producer=producer
+            )
+    _wait_outcomes(db_url, campaign_id, len(ids))
+    return len(ids) / (time.perf_counter() - began)
+
+
+def _deployment(db_url: str, redis_url: str, sandbox_url: str, workdir: Path) -> LocalCluster:
+    upgrade(db_url)
+    accounts = {ACCOUNT: sandbox_accounts(sandbox_url)[ACCOUNT]}
+    config = ClusterConfig(
+        database_url=db_url, broker_url=redis_url, accounts=accounts, workdir=workdir,
+        tick_interval_s=1.0, stale_after_s=60.0,
+    )  # fmt: skip
+    cluster = LocalCluster(config)
+    cluster.start_worker("bench", concurrency=2, extra_args=["-I", "bench.e2e"])
+    cluster.start_beat()
+    return cluster
+
+
+def _warm_up(cluster: LocalCluster, db_url: str) -> None:
+    cluster.install_dispatcher()
+    accounts = dict(cluster.config.accounts)
+    campaign_id = submit_campaign(
+        ACCOUNT, _numbers(800_000, 2_000), text=TEXT, database_url=db_url, accounts=accounts
+    )
+    _wait_completed(db_url, campaign_id)
+
+
+def _measure(db_url: str, redis_url: str, sandbox_url: str, naive: bool) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="smsq-bench-") as tmp:
+        with _deployment(db_url, redis_url, sandbox_url, Path(tmp)) as cluster:
+            _warm_up(cluster, db_url)
+            result = _campaign_run(cluster, db_url, 0)
+            if naive:
+                result["naive_msgs_per_s"] = _naive_run(cluster, db_url)
+        dispose_engines()
+    return result
+
+
+def _postgres_database() -> str | None:
+    """A fresh database on the local PostgreSQL, or None when none answers."""
+    name = f"smsq_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.Error as exc:
+        print(f"PostgreSQL not used: {exc}".strip(), file=sys.stderr)
+        return None
+    return name
+
+
+def _drop_postgres(name: str) -> None:
+    dispose_engines()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def _pg_url(name: str) -> str:
+    base = httpx.URL(PG_ADMIN_URL.replace("postgresql://", "http://", 1))
+    user = f"{base.username}@" if base.username else ""
+    return f"postgresql+psycopg://{user}{base.host}:{base.port or 5432}/{name}"
+
+
+def run() -> dict[str, float]:
+    """Run the benchmark; returns the rates (messages per second) and their ratio."""
+    redis = start_private_redis()
+    try:
+        with SandboxProcess() as sandbox, tempfile.TemporaryDirectory() as tmp:
+            sqlite = _measure(f"sqlite:///{tmp}/bench.db", redis.url, sandbox.url, naive=True)
+            pg: dict[str, float] = {"msgs_per_s": math.nan, "send_msgs_per_s": math.nan}
+            name = _postgres_database()
+            if name is not None:
+                try:
+                    pg = _measure(_pg_url(name), redis.url, sandbox.url, naive=False)
+                finally:
+                    _drop_postgres(name)
+    finally:
+        redis.stop()
+    return {
+        "e2e_sqlite_msgs_per_s": sqlite["msgs_per_s"],
+        "e2e_postgres_msgs_per_s": pg["msgs_per_s"],
+        "naive_msgs_per_s": sqlite["naive_msgs_per_s"],
+        "e2e_vs_naive_ratio": sqlite["msgs_per_s"] / sqlite["naive_msgs_per_s"],
+        "e2e_sqlite_send_phase_msgs_per_s": sqlite["send_msgs_per_s"],
+        "e2e_postgres_send_phase_msgs_per_s": pg["send_msgs_per_s"],
+        "e2e_sqlite_plan_s": sqlite["plan_s"],
+        "campaign_numbers": float(NUMBERS),
+        "naive_sample_numbers": float(NAIVE_NUMBERS),
+    }
+
+
+def main() -> None:
+    """Print the benchmark's results as JSON."""
+    print(json.dumps(run(), indent=2))
+
+
+if __name__ == "__main__":
+    main()

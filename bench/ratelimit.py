@@ -1,0 +1,110 @@
+"""Benchmark: two worker processes sharing one account's rate limit through Redis.
+
+Two Celery workers (separate processes, as on two machines) send one campaign through one
+AakashSMS v3 account limited to ``RATE_PER_S`` requests per second, with two numbers per
+request so that the limit, not the work, sets the pace. The sandbox records when each
+request arrived; from those times:
+
+- ``ratelimit_achieved_fraction``: requests per second achieved over the run, divided by
+  the limit (target >= 0.9: the limiter does not waste the account's capacity);
+- ``ratelimit_max_window_over_limit``: the most requests seen in any sliding one-second
+  window, minus the limit (target <= 0: the limit is never exceeded, wherever the window).
+
+    python -m bench.ratelimit      # prints JSON; about 20 s
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from campaigns import submit_campaign
+from campaigns.db import dispose_engines
+from campaigns.schema import upgrade
+from providers.sandbox.accounts import sandbox_accounts
+from providers.sandbox.client import SandboxClient, SandboxProcess
+from worker.local import ClusterConfig, LocalCluster
+from worker.redis_server import start_private_redis
+
+RATE_PER_S = 20.0
+REQUESTS = 200  # ten seconds at the limit
+PER_REQUEST = 2
+ACCOUNT = "aakashsms_v3"
+TIMEOUT_S = 120.0
+
+
+def window_excess(arrivals_s: list[float], limit: float, window_s: float = 1.0) -> float:
+    """The most arrivals in any window ``[t, t + window_s)`` starting at an arrival, minus
+    ``limit`` (a window that starts anywhere else holds no more than one that starts at
+    its first arrival).
+    """
+    times = sorted(arrivals_s)
+    most, end = 0, 0
+    for start, t in enumerate(times):
+        while end < len(times) and times[end] < t + window_s:
+            end += 1
+        most = max(most, end - start)
+    return most - limit
+
+
+def achieved_per_s(arrivals_s: list[float]) -> float:
+    """Requests per second between the first and the last arrival."""
+    times = sorted(arrivals_s)
+    if len(times) < 2 or times[-1] == times[0]:
+        return 0.0
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def _arrivals(sandbox: SandboxClient, expected: int) -> list[float]:
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        messages = sandbox.messages(account=ACCOUNT)
+        if len(messages) >= expected:
+            return list({m.request_id: m.monotonic_s for m in messages}.values())
+        time.sleep(0.2)
+    raise TimeoutError(f"only {len(sandbox.messages(account=ACCOUNT))} of {expected} sent")
+
+
+def run() -> dict[str, float]:
+    """Run the benchmark; returns the achieved fraction and the worst window's excess."""
+    redis = start_private_redis()
+    try:
+        with SandboxProcess() as sandbox, tempfile.TemporaryDirectory() as tmp:
+            db_url = f"sqlite:///{tmp}/bench.db"
+            upgrade(db_url)
+            account = sandbox_accounts(sandbox.url)[ACCOUNT].model_copy(
+                update={"rate_per_s": RATE_PER_S, "max_recipients": PER_REQUEST}
+            )
+            config = ClusterConfig(
+                database_url=db_url, broker_url=redis.url, accounts={ACCOUNT: account},
+                workdir=Path(tmp),
+            )  # fmt: skip
+            with LocalCluster(config) as cluster:
+                cluster.start_worker("w1")
+                cluster.start_worker("w2")
+                cluster.install_dispatcher()
+                numbers = [f"98{i:08d}" for i in range(REQUESTS * PER_REQUEST)]
+                submit_campaign(
+                    ACCOUNT, numbers, text="rate", database_url=db_url, accounts={ACCOUNT: account}
+                )
+                arrivals = _arrivals(sandbox.client, len(numbers))
+            dispose_engines()
+    finally:
+        redis.stop()
+    return {
+        "ratelimit_achieved_fraction": achieved_per_s(arrivals) / RATE_PER_S,
+        "ratelimit_max_window_over_limit": window_excess(arrivals, RATE_PER_S),
+        "ratelimit_requests": float(len(arrivals)),
+        "ratelimit_limit_per_s": RATE_PER_S,
+    }
+
+
+def main() -> None:
+    """Print the benchmark's results as JSON."""
+    print(json.dumps(run(), indent=2))
+
+
+if __name__ == "__main__":
+    main()

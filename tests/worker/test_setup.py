@@ -1,0 +1,94 @@
+"""The plumbing around the worker: private Redis, Celery configuration, command lines, windows."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import pytest
+import redis
+
+from campaigns.settings import Settings
+from worker import keys
+from worker.celery_app import make_app
+from worker.cli_support import beat_argv, worker_argv
+from worker.redis_server import RedisHandle, check_noeviction, ensure_redis
+from worker.windows import in_window
+
+
+def test_a_private_redis_restarts_empty_on_the_same_port(redis_url: str) -> None:
+    handle = ensure_redis("redis://127.0.0.1:1/0")  # nothing answers there: a private one
+    try:
+        assert handle.private and handle.url != redis_url
+        client = redis.Redis.from_url(handle.url)
+        client.set("k", "v")
+        assert check_noeviction(client) is None
+        handle.restart_empty()
+        assert client.get("k") is None and client.ping()
+        client.config_set("maxmemory-policy", "allkeys-lru")
+        warning = check_noeviction(client)
+        assert warning is not None and "noeviction" in warning
+        client.close()
+    finally:
+        handle.stop()
+
+
+def test_a_reachable_redis_is_used_as_it_is(redis_server: RedisHandle) -> None:
+    handle = ensure_redis(redis_server.url)
+    assert handle.url == redis_server.url and not handle.private
+    handle.stop()  # a no-op for a server we did not start
+    assert redis.Redis.from_url(redis_server.url).ping()
+
+
+def test_the_app_is_configured_not_to_lose_or_repeat_work() -> None:
+    settings = Settings(
+        broker_url="amqp://guest@127.0.0.1//", tick_interval_s=1.5, visibility_timeout_s=900
+    )
+    conf = make_app(settings).conf
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost
+    assert conf.worker_prefetch_multiplier == 1 and conf.task_ignore_result
+    assert conf.broker_transport_options["visibility_timeout"] == 900
+    assert conf.task_serializer == "json" and conf.accept_content == ["json"]
+    assert conf.task_default_queue == keys.CONTROL_QUEUE
+    tick = conf.beat_schedule["smsq.tick"]
+    assert tick["schedule"] == 1.5 and tick["options"]["queue"] == keys.CONTROL_QUEUE
+
+
+def test_worker_and_beat_command_lines() -> None:
+    argv = worker_argv(accounts=["nepal", "dhaka"], concurrency=4, hostname="a@%h")
+    assert argv[:6] == [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker"]
+    queues = argv[argv.index("-Q") + 1].split(",")
+    assert queues == ["smsq.send.dhaka", "smsq.send.nepal", "smsq.control"]
+    assert argv[argv.index("-O") + 1] == "fair" and argv[argv.index("-c") + 1] == "4"
+    only_send = worker_argv(accounts=["nepal"], control=False)
+    assert only_send[only_send.index("-Q") + 1] == "smsq.send.nepal"
+    beat = beat_argv(schedule_path="/tmp/s")
+    assert beat[-5:] == ["beat", "-s", "/tmp/s", "-l", "INFO"]
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "window", "tz", "inside"),
+    [
+        (8, 59, ("09:00", "17:00"), "UTC", False),
+        (9, 0, ("09:00", "17:00"), "UTC", True),
+        (17, 0, ("09:00", "17:00"), "UTC", False),
+        (23, 30, ("22:00", "06:00"), "UTC", True),
+        (5, 59, ("22:00", "06:00"), "UTC", True),
+        (12, 0, ("22:00", "06:00"), "UTC", False),
+        (3, 30, ("09:00", "17:00"), "Asia/Kathmandu", True),  # 09:15 in Nepal (UTC+5:45)
+        (12, 0, (None, None), None, True),
+    ],
+)
+def test_send_windows_in_local_time(
+    hour: int, minute: int, window: tuple[str | None, str | None], tz: str | None, inside: bool
+) -> None:
+    now = datetime(2025, 3, 1, hour, minute, tzinfo=UTC)
+    assert in_window(now, window[0], window[1], tz) is inside
+
+
+def test_a_stale_limit_shorter_than_a_live_send_is_reported() -> None:
+    from worker.celery_app import check_stale_after
+
+    assert check_stale_after(Settings(stale_after_s=120), {"nepal": 30.0}) is None
+    warning = check_stale_after(Settings(stale_after_s=60), {"nepal": 30.0, "dhaka": 5.0})
+    assert warning is not None and "'nepal'" in warning and "timeout_s=30" in warning

@@ -1,0 +1,139 @@
+"""What one worker process shares between tasks: database engine, accounts, limiter, HTTP pool.
+
+Built on first use and dropped after a fork (``reset_context``), so that no pooled database
+connection, Redis socket or keep-alive HTTP connection is shared between processes. Tests
+build a ``WorkerContext`` themselves with fakes (an ``httpx.MockTransport``, fakeredis).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import httpx
+import redis
+from sqlalchemy import Connection, Engine
+
+from campaigns.db import get_engine
+from campaigns.settings import get_settings
+from providers import Account, load_accounts
+from worker.clock import utcnow
+from worker.ratelimit import RateLimiter
+
+# Enough keep-alive connections per process for the gateways of every account it sends to;
+# a process sends one request at a time, so the pool is never the bottleneck.
+HTTP_POOL_CONNECTIONS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """The worker's timing knobs (from settings; tests shrink them)."""
+
+    tick_interval_s: float = 2.0
+    stale_after_s: float = 120.0
+    visibility_timeout_s: float = 3600.0
+
+
+@dataclass
+class WorkerContext:
+    """Per-process dependencies of the sending loop and the tick."""
+
+    engine: Engine
+    accounts: Mapping[str, Account]
+    limiter: RateLimiter
+    http: httpx.Client
+    timings: Timings = field(default_factory=Timings)
+    clock: Callable[[], datetime] = utcnow
+    sleep: Callable[[float], None] = time.sleep
+    redis: redis.Redis | None = None  # for the tick lock; None runs the tick unlocked
+    _queue_fd: int | None = field(default=None, init=False, repr=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction. On SQLite, taken in turn through a lock file first.
+
+        SQLite has one writer at a time, and a process that finds the database locked polls
+        (sleeping 1, 2, 5, 10 ms and more between tries), so the lock often sits free while
+        every waiter sleeps. Workers on one machine queue on an ``flock`` instead, which
+        wakes the next one the moment the previous commit is done. Other writers (the API,
+        the CLI) still wait in SQLite's own way; correctness never depends on this lock.
+        """
+        fd = self._queue()
+        if fd is not None:
+            _flock(fd, exclusive=True)
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        finally:
+            if fd is not None:
+                _flock(fd, exclusive=False)
+
+    def _queue(self) -> int | None:
+        if self._queue_fd is None and sys.platform != "win32":
+            url = self.engine.url
+            if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+                path = f"{url.database}.smsq-writers"
+                self._queue_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._queue_fd
+
+
+def _flock(fd: int, *, exclusive: bool) -> None:
+    if sys.platform != "win32":  # Windows has no flock: SQLite's own busy wait serializes
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_UN)
+
+
+def make_http_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """The process's pooled HTTP client; timeouts are set per request from the account."""
+    return httpx.Client(
+        transport=transport,
+        limits=httpx.Limits(
+            max_connections=HTTP_POOL_CONNECTIONS, max_keepalive_connections=HTTP_POOL_CONNECTIONS
+        ),
+        follow_redirects=False,  # a redirect on a send endpoint is a misconfiguration, not a hop
+    )
+
+
+_context: WorkerContext | None = None
+_lock = threading.Lock()
+
+
+def get_context() -> WorkerContext:
+    """This process's context, built from settings and the account config on first use."""
+    global _context
+    with _lock:
+        if _context is None:
+            settings = get_settings()
+            if not settings.limiter_url.startswith(("redis://", "rediss://", "unix://")):
+                raise RuntimeError(
+                    "the rate limiter needs Redis: set SMSQ_REDIS_URL when the broker is not "
+                    f"Redis (broker: {settings.broker_url.split('://')[0]}://...)"
+                )
+            client = redis.Redis.from_url(settings.limiter_url, health_check_interval=30)
+            _context = WorkerContext(
+                engine=get_engine(settings.database_url),
+                accounts=load_accounts(),
+                limiter=RateLimiter(client),
+                http=make_http_client(),
+                timings=Timings(
+                    tick_interval_s=settings.tick_interval_s,
+                    stale_after_s=settings.stale_after_s,
+                    visibility_timeout_s=float(settings.visibility_timeout_s),
+                ),
+                redis=client,
+            )
+        return _context
+
+
+def reset_context() -> None:
+    """Forget the context (after a fork: the child builds its own on first use)."""
+    global _context
+    with _lock:
+        _context = None

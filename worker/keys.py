@@ -1,0 +1,42 @@
+"""Every name smsq gives to things in Redis and in the broker, in one place.
+
+Why one place: the limiter and the tick lock share a Redis database with Celery's broker
+(kombu keeps its queues as plain lists named after the queues, plus ``unacked*`` and
+``_kombu.*`` keys). Everything of ours starts with ``smsq:`` so that nothing collides with
+kombu's keys and an operator can find (or delete) our state with one ``SCAN smsq:*``.
+The account name sits in ``{braces}``, a Redis Cluster hash tag, so that an account's
+request and message buckets land in one slot and one Lua script may touch both.
+"""
+
+from __future__ import annotations
+
+PREFIX = "smsq:"
+
+# Broker queue names (not Redis keys: kombu owns those). One sending queue per account, so a
+# slow or failing gateway only ever backs up its own queue; dispatch and the tick go on the
+# control queue, which every worker consumes.
+CONTROL_QUEUE = "smsq.control"
+SEND_QUEUE_PREFIX = "smsq.send."
+
+
+def send_queue(account: str) -> str:
+    """The broker queue holding ``send_batch`` messages for ``account``."""
+    return f"{SEND_QUEUE_PREFIX}{account}"
+
+
+def rate_requests(account: str) -> str:
+    """GCRA state (theoretical arrival time, in µs) of the account's requests/s limit."""
+    return f"{PREFIX}rl:{{{account}}}:req"
+
+
+def rate_messages(account: str) -> str:
+    """GCRA state of the account's messages/s limit (batches cost their size)."""
+    return f"{PREFIX}rl:{{{account}}}:msg"
+
+
+def throttle(account: str) -> str:
+    """When the gateway last said "too many requests": the pause-until time and the streak."""
+    return f"{PREFIX}rl:{{{account}}}:throttle"
+
+
+TICK_LOCK = f"{PREFIX}lock:tick"  # held while one tick runs, so two beats never overlap

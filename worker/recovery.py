@@ -1,0 +1,258 @@
+"""Recovery: finding batches that stopped moving, and moving them on.
+
+Called by the tick. A batch stops moving when its broker message is lost (Redis restarted
+empty, a worker died holding a retry's countdown) or its worker dies mid-send:
+
+- pending, idle for a few ticks while its account's queue is empty: enqueued again;
+- retry_wait, overdue by ``stale_after_s``: enqueued again;
+- claimed (never in flight) past ``stale_after_s``: back to pending;
+- in flight past ``stale_after_s``: resolved, its numbers ``unknown``, or ``sent`` where the
+  gateway's archive shows them (the gateway gets as long again to file them);
+- left unsent by a cancelled campaign: cancelled.
+
+Re-enqueueing is always safe: a duplicate ``send_batch`` loses the claim and does nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, or_, select, update
+
+from campaigns.models import Batch, BatchState, Campaign, CampaignState, Recipient
+from campaigns.models import RecipientState as RS
+from providers.registry import get_adapter
+from worker import store
+from worker.clock import as_utc
+from worker.context import WorkerContext
+from worker.reconcile import has_archive, read_archive, sent_numbers
+from worker.sending import rate_for
+from worker.store import BatchRef
+
+REQUEUE_AFTER_TICKS = 3  # a pending batch idle this many ticks with an empty queue was lost
+
+QueueDepth = Callable[[str], int | None]  # account -> ready messages in its queue (None: unknown)
+
+
+def cancel_leftovers(conn: Connection, now: datetime) -> int:
+    """Batches a cancelled campaign left unsent (a retry decided as it was cancelled)."""
+    cancelled_campaign = exists().where(
+        Campaign.id == Batch.campaign_id, Campaign.state == CampaignState.CANCELLED
+    )
+    ids = (
+        conn.execute(
+            update(Batch)
+            .where(
+                Batch.state.in_((BatchState.PENDING, BatchState.RETRY_WAIT, BatchState.CLAIMED)),
+                cancelled_campaign,
+            )
+            .values(state=BatchState.CANCELLED, finished_at=now, updated_at=now, claim_token=None)
+            .returning(Batch.id)
+        )
+        .scalars()
+        .all()
+    )
+    if ids:
+        conn.execute(
+            update(Recipient)
+            .where(Recipient.batch_id.in_(ids), Recipient.state == RS.PENDING)
+            .values(state=RS.CANCELLED, updated_at=now)
+        )
+    return len(ids)
+
+
+def unclaim_stale(conn: Connection, ctx: WorkerContext, now: datetime) -> int:
+    """Claimed but never in flight for too long: its worker died before sending anything."""
+    stale_since = now - timedelta(seconds=ctx.timings.stale_after_s)
+    idle_since = now - timedelta(seconds=ctx.timings.tick_interval_s * REQUEUE_AFTER_TICKS)
+    unclaimed = conn.execute(
+        update(Batch)
+        .where(Batch.state == BatchState.CLAIMED, Batch.claimed_at < stale_since)
+        .values(state=BatchState.PENDING, claim_token=None, updated_at=idle_since)
+        .returning(Batch.id)
+    ).all()
+    return len(unclaimed)
+
+
+def requeue_lost(ctx: WorkerContext, now: datetime, queue_depth: QueueDepth) -> list[BatchRef]:
+    """Batches of running campaigns that should have a broker message and may not.
+
+    The broker is asked outside any transaction (no database lock waits on the network);
+    the final update is a compare-and-set, so a batch claimed meanwhile is left alone.
+    """
+    candidates = _lost_candidates(ctx, now)
+    depth = {account: queue_depth(account) for account in {c[3] for c in candidates}}
+    # A pending batch waits its turn while its account's queue still holds messages; an
+    # overdue retry has no message in the queue (its countdown was held by a worker).
+    wanted = {
+        batch_id: BatchRef(batch_id, campaign_id, account)
+        for batch_id, campaign_id, state, account in candidates
+        if state != BatchState.PENDING or not depth[account]
+    }
+    if not wanted:
+        return []
+    with ctx.engine.begin() as conn:
+        marked = (
+            conn.execute(
+                update(Batch)
+                .where(
+                    Batch.id.in_(list(wanted)),
+                    Batch.state.in_((BatchState.PENDING, BatchState.RETRY_WAIT)),
+                )
+                .values(updated_at=now, next_attempt_at=None)
+                .returning(Batch.id)
+            )
+            .scalars()
+            .all()
+        )
+    return [wanted[batch_id] for batch_id in sorted(marked)]
+
+
+def _lost_candidates(ctx: WorkerContext, now: datetime) -> list[tuple[int, int, str, str]]:
+    """(batch, campaign, state, account) of pending batches idle for a few ticks and of
+    retries overdue by ``stale_after_s``, in running campaigns.
+
+    A retry's countdown message waits in a worker's memory and runs when that worker has a
+    free process, which on a busy worker can be well after it was due: only a long delay
+    means the message was lost.
+    """
+    idle_since = now - timedelta(seconds=ctx.timings.tick_interval_s * REQUEUE_AFTER_TICKS)
+    overdue_since = now - timedelta(seconds=ctx.timings.stale_after_s)
+    with ctx.engine.begin() as conn:
+        rows = conn.execute(
+            select(Batch.id, Batch.campaign_id, Batch.state, Campaign.account)
+            .join(Campaign, Campaign.id == Batch.campaign_id)
+            .where(
+                Campaign.state == CampaignState.RUNNING,
+                or_(
+                    and_(
+                        Batch.state == BatchState.PENDING,
+                        or_(Batch.updated_at.is_(None), Batch.updated_at <= idle_since),
+                    ),
+                    and_(
+                        Batch.state == BatchState.RETRY_WAIT,
+                        Batch.next_attempt_at <= overdue_since,
+                    ),
+                ),
+            )
+            .order_by(Batch.campaign_id, Batch.seq, Batch.id)
+        ).all()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class _Stale:
+    batch_id: int
+    campaign_id: int
+    token: str | None
+    sent_at: datetime
+    account: str
+    provider: str
+    text: str | None
+
+
+def resolve_stale(ctx: WorkerContext, now: datetime) -> tuple[int, int]:
+    """In flight past ``stale_after_s``: its worker died (or lost the database) mid-send.
+
+    Returns how many batches were resolved and how many numbers the archive showed sent.
+    """
+    stale_since = now - timedelta(seconds=ctx.timings.stale_after_s)
+    with ctx.engine.begin() as conn:
+        rows = conn.execute(
+            select(
+                Batch.id, Batch.campaign_id, Batch.claim_token, Batch.sent_at,
+                Campaign.account, Campaign.provider, Batch.text,
+            )
+            .join(Campaign, Campaign.id == Batch.campaign_id)
+            .where(Batch.state == BatchState.IN_FLIGHT, Batch.sent_at < stale_since)
+        ).all()  # fmt: skip
+    stale = [
+        _Stale(r[0], r[1], r[2], as_utc(r[3]) if r[3] else stale_since, r[4], r[5], r[6])
+        for r in rows
+    ]
+    archives: dict[str, list[Any] | None] = {}  # one archive read per account and tick
+    resolved = reconciled = 0
+    for batch in stale:
+        account = ctx.accounts.get(batch.account)
+        reconcilable = account is not None and has_archive(batch.provider)
+        if account is not None and reconcilable and batch.account not in archives:
+            since = min(b.sent_at for b in stale if b.account == batch.account)
+            rate = rate_for(account, get_adapter(batch.provider))
+            archives[batch.account] = read_archive(ctx, account, rate, since)
+        sent = _resolve_one(ctx, batch, archives.get(batch.account), reconcilable, now)
+        if sent is not None:
+            resolved, reconciled = resolved + 1, reconciled + sent
+    return resolved, reconciled
+
+
+def _resolve_one(
+    ctx: WorkerContext,
+    stale: _Stale,
+    archive: list[Any] | None,
+    reconcilable: bool,
+    now: datetime,
+) -> int | None:
+    """Resolve one stale batch: the numbers found sent, or None when left for later.
+
+    ``archive`` is None when the gateway has none or it could not be read this time.
+    """
+    with ctx.engine.begin() as conn:
+        numbers = conn.execute(
+            select(Recipient.id, Recipient.msisdn, Recipient.text).where(
+                Recipient.batch_id == stale.batch_id, Recipient.state == RS.IN_FLIGHT
+            )
+        ).all()
+    texts = {m: (t if t is not None else stale.text) for _i, m, t in numbers}
+    found = sent_numbers(archive or [], texts, stale.sent_at)
+    # A gateway with an archive gets as long again as the stale limit to file what it
+    # accepted before the missing numbers are given up as unknown.
+    settled = now - stale.sent_at > timedelta(seconds=2 * ctx.timings.stale_after_s)
+    if reconcilable and len(found) < len(numbers) and not settled:
+        return None  # look again next tick
+    sent_ids = [i for i, m, _t in numbers if m in found]
+    with ctx.engine.begin() as conn:
+        if not _finish_stale(conn, stale, sent_ids, len(numbers), now):
+            return None
+    return len(sent_ids)
+
+
+def _finish_stale(
+    conn: Connection, stale: _Stale, sent_ids: list[int], total: int, now: datetime
+) -> bool:
+    everything_found = total > 0 and len(sent_ids) == total
+    same_claim = (
+        Batch.claim_token.is_(None) if stale.token is None else Batch.claim_token == stale.token
+    )
+    taken = conn.execute(
+        update(Batch)
+        .where(Batch.id == stale.batch_id, Batch.state == BatchState.IN_FLIGHT, same_claim)
+        .values(
+            state=BatchState.DONE if everything_found else BatchState.UNKNOWN,
+            finished_at=now, updated_at=now, error_kind="ambiguous",
+            last_error="in flight when its worker stopped",
+        )
+    )  # fmt: skip
+    if taken.rowcount != 1:
+        return False
+    if sent_ids:
+        conn.execute(
+            update(Recipient)
+            .where(Recipient.id.in_(sent_ids), Recipient.state == RS.IN_FLIGHT)
+            .values(
+                state=RS.SENT, updated_at=now,
+                gateway_message="found in the gateway's archive after its worker stopped",
+            )
+        )  # fmt: skip
+    conn.execute(
+        update(Recipient)
+        .where(Recipient.batch_id == stale.batch_id, Recipient.state == RS.IN_FLIGHT)
+        .values(
+            state=RS.UNKNOWN, updated_at=now,
+            gateway_message="in flight when its worker stopped: may or may not have been sent",
+        )
+    )  # fmt: skip
+    store.complete_if_done(conn, stale.campaign_id, now)
+    return True

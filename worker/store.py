@@ -1,0 +1,343 @@
+"""The SQL that moves one batch and its recipients between states, as compare-and-set updates.
+
+Every statement that changes a batch names the state it expects (and, once the batch is in
+flight, the claim token of the attempt that holds it), so a late, duplicated or redelivered
+task, or a tick that gave up on a worker, can never overwrite someone else's decision: it
+matches no row and does nothing.
+
+Per-number writes go straight to the driver with plain tuples (an executemany by recipient
+id on SQLite, one UPDATE over arrays on PostgreSQL): no ORM object and no per-row parameter
+processing, whose cost would exceed the update's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, Dialect, Engine, and_, exists, insert, or_, select, update
+
+from campaigns.models import Batch, BatchState, Campaign, CampaignState, Recipient, RecipientState
+from worker.clock import as_utc
+
+# Batch states from which work can still happen; a campaign is complete when it has none.
+OPEN_BATCH_STATES = (
+    BatchState.PENDING,
+    BatchState.CLAIMED,
+    BatchState.IN_FLIGHT,
+    BatchState.RETRY_WAIT,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRef:
+    """A batch to enqueue, with what its broker message needs: queue, label and delay."""
+
+    batch_id: int
+    campaign_id: int
+    account: str
+    delay_s: float | None = None  # countdown before it may be sent (a retry not yet due)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchHead:
+    """A batch with what sending it needs from its campaign (no recipients)."""
+
+    id: int
+    campaign_id: int
+    seq: int
+    state: str
+    size: int
+    text: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    campaign_state: str
+    account: str
+    provider: str
+    template_id: int | None
+    sender: str | None
+
+
+class RecipientRow(NamedTuple):
+    """One number of a claimed batch, as the request needs it."""
+
+    id: int
+    msisdn: str
+    text: str | None
+    params: str | None  # JSON list of template parameter values
+
+
+_HEAD_SQL = (
+    "SELECT b.id, b.campaign_id, b.seq, b.state, b.size, b.text, b.attempts, "
+    "b.next_attempt_at, c.state, c.account, c.provider, c.template_id, c.sender "
+    "FROM batches b JOIN campaigns c ON c.id = b.campaign_id WHERE b.id = {p}"
+)
+
+
+def load_head(engine: Engine, batch_id: int) -> BatchHead | None:
+    """The batch and its campaign's sending fields, or None when the batch does not exist.
+
+    A plain read outside any transaction: it decides nothing (the claim's compare-and-set
+    does), and on SQLite a transaction would take the write lock (``campaigns.db`` begins
+    them IMMEDIATE), making every worker queue for the lock once more per batch.
+    """
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(_HEAD_SQL.format(p=_paramstyle_marker(engine.dialect)), (batch_id,))
+        row = cursor.fetchone()
+        cursor.close()
+    finally:
+        raw.close()  # back to the pool, which rolls back whatever the driver began
+    if row is None:
+        return None
+    values: list[Any] = list(row)
+    if values[7] is not None:  # next_attempt_at: text from sqlite3, a datetime from psycopg
+        when = values[7]
+        values[7] = as_utc(datetime.fromisoformat(when) if isinstance(when, str) else when)
+    return BatchHead(*values)
+
+
+def claim_in_flight(
+    conn: Connection, batch_id: int, token: str, now: datetime, due_by: datetime | None = None
+) -> list[RecipientRow] | None:
+    """Claim the batch and mark it and its numbers in flight, in the caller's transaction.
+
+    The compare-and-set admits one winner: the batch must be pending (or retry_wait and due
+    by ``due_by``, default ``now``) and its campaign running. Returns the numbers to send,
+    or None when the claim was lost.
+    """
+    claimable = or_(
+        Batch.state == BatchState.PENDING,
+        and_(
+            Batch.state == BatchState.RETRY_WAIT,
+            or_(Batch.next_attempt_at.is_(None), Batch.next_attempt_at <= (due_by or now)),
+        ),
+    )
+    running = exists().where(
+        Campaign.id == Batch.campaign_id, Campaign.state == CampaignState.RUNNING
+    )
+    claimed = conn.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, claimable, running)
+        .values(
+            state=BatchState.IN_FLIGHT, claim_token=token, claimed_at=now, sent_at=now,
+            updated_at=now, attempts=Batch.attempts + 1, next_attempt_at=None,
+        )
+    )  # fmt: skip
+    if claimed.rowcount != 1:
+        return None
+    p = _placeholder(conn)
+    rows = conn.exec_driver_sql(
+        f"UPDATE recipients SET state = 'in_flight', attempts = attempts + 1, updated_at = {p} "
+        f"WHERE batch_id = {p} AND state = 'pending' RETURNING id, msisdn, text, params",
+        (_db_time(conn, now), batch_id),
+    ).all()
+    return sorted((RecipientRow(*r) for r in rows), key=lambda r: r.id)
+
+
+def _placeholder(conn: Connection) -> str:
+    """The DBAPI's positional parameter marker (sqlite3: ``?``; psycopg: ``%s``)."""
+    return _paramstyle_marker(conn.dialect)
+
+
+def _paramstyle_marker(dialect: Dialect) -> str:
+    return "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
+
+
+def _db_time(conn: Connection, value: datetime) -> Any:
+    """``value`` as SQLAlchemy would bind it for this database (SQLite: its text format)."""
+    column_type = Recipient.__table__.c.updated_at.type.dialect_impl(conn.dialect)
+    process = column_type.bind_processor(conn.dialect)
+    return value if process is None else process(value)
+
+
+def _take_batch(conn: Connection, batch_id: int, token: str, now: datetime, **values: Any) -> bool:
+    """Move an in-flight batch we hold (by its claim token) to new values; False if we don't."""
+    result = conn.execute(
+        update(Batch)
+        .where(
+            Batch.id == batch_id, Batch.claim_token == token, Batch.state == BatchState.IN_FLIGHT
+        )
+        .values(updated_at=now, **values)
+    )
+    return result.rowcount == 1
+
+
+# Every number's outcome in one executemany of plain tuples, straight to the DBAPI: the
+# per-row parameter processing of a Core statement would cost more than the update itself.
+_OUTCOME_SQL = (
+    "UPDATE recipients SET state = {p}, provider_message_id = {p}, network = {p}, "
+    "credits = COALESCE({p}, credits), gateway_code = {p}, gateway_message = {p}, "
+    "updated_at = {p} WHERE id = {p} AND state = 'in_flight'"
+)
+# PostgreSQL answers each statement of an executemany in turn; one UPDATE joined to the
+# outcomes as arrays is a single round trip for the whole batch.
+_OUTCOME_PG_SQL = (
+    "UPDATE recipients AS r SET state = v.st, provider_message_id = v.pmid, network = v.net, "
+    "credits = COALESCE(v.cr, r.credits), gateway_code = v.code, gateway_message = v.msg, "
+    "updated_at = %s "
+    "FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::text[], %s::text[], "
+    "%s::bigint[]) AS v(st, pmid, net, cr, code, msg, rid) "
+    "WHERE r.id = v.rid AND r.state = 'in_flight'"
+)
+# (state, provider message id, network, credits, code, message, recipient id)
+OutcomeRow = tuple[str, str | None, str | None, float | None, str | None, str | None, int]
+
+
+def _write_outcomes(conn: Connection, outcomes: Sequence[OutcomeRow], now: datetime) -> None:
+    if conn.dialect.name == "postgresql":
+        columns = [list(column) for column in zip(*outcomes, strict=True)]
+        conn.exec_driver_sql(_OUTCOME_PG_SQL, (now, *columns))
+        return
+    stamp = _db_time(conn, now)
+    conn.exec_driver_sql(
+        _OUTCOME_SQL.format(p=_placeholder(conn)), [(*o[:6], stamp, o[6]) for o in outcomes]
+    )
+
+
+def write_results(
+    conn: Connection, head: BatchHead, token: str, outcomes: Sequence[OutcomeRow], now: datetime
+) -> bool:
+    """The gateway answered: store each number's outcome, finish the batch and maybe the
+    campaign. False (and nothing written) when the batch is no longer ours.
+    """
+    if not _take_batch(
+        conn, head.id, token, now, state=BatchState.DONE, finished_at=now, error_kind=None,
+        last_error=None,
+    ):  # fmt: skip
+        return False
+    if outcomes:
+        _write_outcomes(conn, outcomes, now)
+    complete_if_done(conn, head.campaign_id, now)
+    return True
+
+
+def end_batch(
+    conn: Connection,
+    head: BatchHead,
+    token: str,
+    *,
+    batch_state: str,
+    recipient_state: str,
+    error_kind: str,
+    code: str | None,
+    message: str,
+    now: datetime,
+) -> bool:
+    """Give every number of the batch one outcome (failed or unknown) with the error kept."""
+    if not _take_batch(
+        conn, head.id, token, now, state=batch_state, finished_at=now, error_kind=error_kind,
+        last_error=message if code is None else f"{message} (code {code})",
+    ):  # fmt: skip
+        return False
+    conn.execute(
+        update(Recipient)
+        .where(Recipient.batch_id == head.id, Recipient.state == RecipientState.IN_FLIGHT)
+        .values(state=recipient_state, gateway_code=code, gateway_message=message, updated_at=now)
+    )
+    complete_if_done(conn, head.campaign_id, now)
+    return True
+
+
+def _campaign_state(conn: Connection, campaign_id: int) -> str:
+    state: str = conn.execute(select(Campaign.state).where(Campaign.id == campaign_id)).scalar_one()
+    return state
+
+
+def send_back(
+    conn: Connection,
+    head: BatchHead,
+    token: str,
+    *,
+    state: str,
+    next_attempt_at: datetime | None,
+    error_kind: str | None,
+    error: str | None,
+    now: datetime,
+    undo_attempt: bool = False,
+) -> str | None:
+    """Return an unsent batch to ``state`` (pending or retry_wait), its numbers to pending.
+
+    A campaign cancelled meanwhile gets the batch cancelled instead, so nothing waits for a
+    campaign that will never run again. Returns the state written, None if we lost the batch.
+    """
+    if _campaign_state(conn, head.campaign_id) == CampaignState.CANCELLED:
+        state, recipient_state = BatchState.CANCELLED, RecipientState.CANCELLED
+    else:
+        recipient_state = RecipientState.PENDING
+    attempts = Batch.attempts - 1 if undo_attempt else Batch.attempts
+    if not _take_batch(
+        conn, head.id, token, now, state=state, next_attempt_at=next_attempt_at,
+        claim_token=None, error_kind=error_kind, last_error=error, attempts=attempts,
+        finished_at=now if state == BatchState.CANCELLED else None,
+    ):  # fmt: skip
+        return None
+    conn.execute(
+        update(Recipient)
+        .where(Recipient.batch_id == head.id, Recipient.state == RecipientState.IN_FLIGHT)
+        .values(state=recipient_state, updated_at=now)
+    )
+    if state == BatchState.CANCELLED:
+        complete_if_done(conn, head.campaign_id, now)
+    return state
+
+
+def pause_campaign(conn: Connection, campaign_id: int, kind: str, reason: str) -> bool:
+    """Pause a running campaign by itself (``kind`` account or window), with a reason."""
+    result = conn.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.state == CampaignState.RUNNING)
+        .values(state=CampaignState.PAUSED, pause_kind=kind, reason=reason)
+    )
+    return result.rowcount == 1
+
+
+def split(
+    conn: Connection, head: BatchHead, token: str, recipient_ids: Sequence[int], now: datetime
+) -> list[int] | None:
+    """Replace the batch by two pending halves (state ``split``); returns the new batch ids."""
+    if not _take_batch(conn, head.id, token, now, state=BatchState.SPLIT, finished_at=now):
+        return None
+    middle = len(recipient_ids) // 2
+    new_ids = []
+    for half in (recipient_ids[:middle], recipient_ids[middle:]):
+        new_id = conn.execute(
+            insert(Batch)
+            .values(
+                campaign_id=head.campaign_id, seq=head.seq, state=BatchState.PENDING,
+                size=len(half), text=head.text, parent_id=head.id, attempts=0, updated_at=now,
+            )
+            .returning(Batch.id)
+        ).scalar_one()  # fmt: skip
+        conn.execute(
+            update(Recipient)
+            .where(Recipient.id.in_(half), Recipient.state == RecipientState.IN_FLIGHT)
+            .values(batch_id=new_id, state=RecipientState.PENDING, updated_at=now)
+        )
+        new_ids.append(new_id)
+    conn.execute(
+        update(Campaign)
+        .where(Campaign.id == head.campaign_id)
+        .values(batches_total=Campaign.batches_total + 2)
+    )
+    return new_ids
+
+
+def complete_if_done(conn: Connection, campaign_id: int, now: datetime) -> bool:
+    """Complete a running or paused campaign that has no open batch left."""
+    still_open = exists().where(
+        Batch.campaign_id == campaign_id, Batch.state.in_(OPEN_BATCH_STATES)
+    )
+    result = conn.execute(
+        update(Campaign)
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.state.in_((CampaignState.RUNNING, CampaignState.PAUSED)),
+            ~still_open,
+        )
+        .values(state=CampaignState.COMPLETED, finished_at=now, pause_kind=None)
+    )
+    return result.rowcount == 1
