@@ -1,0 +1,366 @@
+"""The ``smsq`` command line: submit and steer campaigns, run the sandbox, workers and beat.
+
+Every mistake a user can make ends in one clear line on stderr and a non-zero exit, never
+a traceback: see ``main``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from campaigns import api
+from campaigns.cli_views import campaigns_table, dumps, watch
+from campaigns.db import get_engine
+from campaigns.errors import CampaignError, InputError
+from campaigns.settings import get_settings
+from campaigns.tables import CAMPAIGNS
+
+app = typer.Typer(
+    name="smsq",
+    help="Bulk-SMS campaigns on Celery and Redis, for five gateways and a local sandbox.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+CampaignId = Annotated[int, typer.Argument(help="campaign id (see `smsq status`)")]
+
+
+class CliError(Exception):
+    """Raised when a command cannot go on; its message is the one line the user sees."""
+
+
+def _parse_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        example = "2026-12-01T09:30+05:45"
+        raise InputError(f"--at: {value!r} is not an ISO date-time like {example}") from None
+    if at.tzinfo is None:
+        raise InputError(f"--at: {value!r} has no time zone offset (add e.g. +05:45 or Z)")
+    return at
+
+
+def _parse_window(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    start, sep, end = value.partition("-")
+    if not sep:
+        raise InputError(f"--window: {value!r} is not HH:MM-HH:MM")
+    return start.strip(), end.strip()
+
+
+def _recipients(csv: Path | None, numbers: list[str]) -> str | list[str]:
+    if csv is not None and numbers:
+        raise InputError("give either --csv or numbers, not both")
+    if csv is not None:
+        if not csv.is_file():
+            raise InputError(f"--csv: {csv} is not a readable file")
+        return str(csv)
+    if not numbers:
+        raise InputError("no recipients: give --csv FILE or numbers")
+    return [n for arg in numbers for n in arg.split(",") if n.strip()]
+
+
+def _check_broker() -> None:
+    """Fail early, with one line, when the broker that workers listen on cannot be reached."""
+    from kombu import Connection
+
+    url = get_settings().broker_url
+    try:
+        with Connection(url, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1, timeout=3)
+    except Exception as exc:  # kombu raises transport-specific errors
+        raise CliError(f"broker unreachable at {_hide(url)}: {type(exc).__name__}") from None
+
+
+def _hide(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+@app.command()
+def submit(
+    account: Annotated[str, typer.Option(help="configured account name")],
+    numbers: Annotated[list[str] | None, typer.Argument(help="numbers (or comma lists)")] = None,
+    csv: Annotated[Path | None, typer.Option(help="CSV with a msisdn column")] = None,
+    text: Annotated[str | None, typer.Option(help="text, {column} placeholders allowed")] = None,
+    template_id: Annotated[int | None, typer.Option(help="SMSPlus.az template id")] = None,
+    sender: Annotated[str | None, typer.Option()] = None,
+    name: Annotated[str | None, typer.Option()] = None,
+    at: Annotated[str | None, typer.Option(help="send time, ISO 8601 with offset")] = None,
+    window: Annotated[str | None, typer.Option(help="daily send window HH:MM-HH:MM")] = None,
+    tz: Annotated[str | None, typer.Option(help="time zone of --window")] = None,
+    idempotency_key: Annotated[str | None, typer.Option()] = None,
+    max_segments: Annotated[int, typer.Option()] = 10,
+    dry_run: Annotated[bool, typer.Option(help="estimate only; writes nothing")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Submit a campaign (or estimate it with --dry-run)."""
+    kwargs = dict(
+        text=text, template_id=template_id, sender=sender, send_at=_parse_at(at), name=name,
+        idempotency_key=idempotency_key, max_segments=max_segments,
+        window=_parse_window(window), window_tz=tz,
+    )  # fmt: skip
+    recipients = _recipients(csv, numbers or [])
+    if dry_run:
+        estimate = api.estimate(account, recipients, **kwargs)  # type: ignore[arg-type]
+        _emit(estimate) if as_json else out.print(_estimate_table(estimate))
+        return
+    _check_broker()
+    from worker import tasks  # noqa: F401  (registers the dispatcher: submit enqueues at once)
+
+    campaign_id = api.submit_campaign(account, recipients, **kwargs)  # type: ignore[arg-type]
+    info = api.get_campaign(campaign_id)
+    if as_json:
+        _emit(info)
+    else:
+        out.print(
+            f"campaign {campaign_id} {info.state}: {info.recipients_total} rows, "
+            f"{info.batches_total} batches, {info.credits_planned:g} credits planned"
+        )
+
+
+def _emit(value: object) -> None:
+    """JSON on stdout as it is: no wrapping or colour, so scripts can parse it."""
+    sys.stdout.write(dumps(value) + "\n")
+
+
+def _estimate_table(estimate: api.Estimate) -> Table:
+    table = Table(title="estimate (nothing written)", show_header=False)
+    for field in ("rows", "valid", "invalid", "duplicate", "suppressed", "rejected", "encoding",
+                  "segments_max", "batches", "credits", "balance", "balance_error"):  # fmt: skip
+        value = getattr(estimate, field)
+        table.add_row(field, "" if value is None else str(value))
+    for example in estimate.examples:
+        table.add_row("example", example)
+    return table
+
+
+@app.command()
+def status(
+    campaign_id: Annotated[int | None, typer.Argument(help="one campaign; default: recent")] = None,
+    limit: Annotated[int, typer.Option(help="how many recent campaigns")] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show campaigns: state, recipients per state, credits, elapsed time."""
+    if campaign_id is not None:
+        ids = [campaign_id]
+    else:
+        query = select(CAMPAIGNS.c.id).order_by(CAMPAIGNS.c.id.desc()).limit(limit)
+        with get_engine().connect() as conn:
+            ids = sorted(conn.execute(query).scalars())
+    infos = [api.get_campaign(i) for i in ids]
+    if as_json:
+        _emit(infos[0] if campaign_id is not None else infos)
+    else:
+        out.print(campaigns_table(infos))
+
+
+@app.command("watch")
+def watch_cmd(campaign_ids: Annotated[list[int], typer.Argument(help="campaign ids")]) -> None:
+    """Live progress until the campaigns end."""
+    for i in campaign_ids:
+        api.get_campaign(i)  # fail with one line on an unknown id, before drawing bars
+    infos = watch(campaign_ids, api.get_campaign, out)
+    out.print(campaigns_table(infos))
+
+
+@app.command()
+def pause(campaign_id: CampaignId) -> None:
+    """Pause a campaign before its next batch."""
+    api.pause_campaign(campaign_id)
+    out.print(f"campaign {campaign_id} paused")
+
+
+@app.command()
+def resume(campaign_id: CampaignId) -> None:
+    """Resume a paused campaign; sent numbers are never sent again."""
+    _check_broker()
+    from worker import tasks  # noqa: F401  (registers the dispatcher)
+
+    state = api.resume_campaign(campaign_id)
+    out.print(f"campaign {campaign_id} {state}")
+
+
+@app.command()
+def cancel(campaign_id: CampaignId) -> None:
+    """Cancel a campaign: every unsent number becomes cancelled."""
+    count = api.cancel_campaign(campaign_id)
+    out.print(f"campaign {campaign_id} cancelled ({count} numbers not sent)")
+
+
+@app.command("retry-failed")
+def retry_failed(campaign_id: CampaignId) -> None:
+    """Send the failed numbers again (never the sent ones)."""
+    _check_broker()
+    from worker import tasks  # noqa: F401  (registers the dispatcher)
+
+    count = api.retry_failed(campaign_id)
+    out.print(f"campaign {campaign_id}: {count} failed numbers planned again")
+
+
+@app.command("suppress")
+def suppress_cmd(
+    numbers: Annotated[list[str], typer.Argument(help="numbers with country code")],
+    reason: Annotated[str, typer.Option(help="why (opt-out, complaint, ...)")] = "opt-out",
+) -> None:
+    """Add numbers to the global opt-out list."""
+    count = api.suppress(numbers, reason)
+    out.print(f"{count} numbers suppressed")
+
+
+@app.command("unsuppress")
+def unsuppress_cmd(numbers: Annotated[list[str], typer.Argument()]) -> None:
+    """Remove numbers from the global opt-out list."""
+    count = api.unsuppress(numbers)
+    out.print(f"{count} numbers unsuppressed")
+
+
+@app.command()
+def accounts(balance: Annotated[bool, typer.Option(help="ask each gateway")] = False) -> None:
+    """List configured accounts with their limits (and balances with --balance)."""
+    from campaigns.balance import fetch_balance
+    from campaigns.gateway import gateway_for
+    from providers import load_accounts
+
+    table = Table(title="accounts", header_style="bold")
+    for column in ("name", "provider", "base_url", "sender", "req/s", "msg/s", "numbers/req"):
+        table.add_column(column)
+    if balance:
+        table.add_column("balance")
+    for acc in load_accounts().values():
+        gw = gateway_for(acc)
+        rate_per_s = acc.rate_per_s or gw.adapter.limits.default_rate_per_s
+        row = [
+            acc.name,
+            acc.provider,
+            acc.base_url,
+            acc.sender or "",
+            f"{rate_per_s:g}",
+            f"{acc.msgs_per_s:g}" if acc.msgs_per_s else "",
+            str(gw.limits.max_recipients),
+        ]
+        if balance:
+            value, why = fetch_balance(gw.adapter, acc)
+            row.append(f"{value:g}" if value is not None else (why or ""))
+        table.add_row(*row)
+    out.print(table)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sandbox(ctx: typer.Context) -> None:
+    """Serve the sandbox imitating all five gateways (flags: python -m providers.sandbox -h)."""
+    from providers.sandbox.cli import main as sandbox_main
+
+    raise typer.Exit(sandbox_main(list(ctx.args)))
+
+
+def _exec(argv: list[str]) -> NoReturn:
+    """Replace this process with ``argv`` (celery), so signals reach it directly."""
+    os.execv(argv[0], argv)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="processes (default: cores)")] = None,
+) -> None:
+    """Run a Celery worker on every configured account's queue and the control queue."""
+    from worker.cli_support import worker_argv
+
+    env = os.environ.get("SMSQ_WORKER_CONCURRENCY")
+    _exec(worker_argv(concurrency=concurrency or (int(env) if env else None)))
+
+
+@app.command()
+def beat() -> None:
+    """Run Celery beat: the periodic tick (scheduled campaigns, windows, repairs)."""
+    from worker.cli_support import beat_argv
+
+    Path("var").mkdir(exist_ok=True)  # beat keeps its schedule file there
+    _exec(beat_argv())
+
+
+@app.command()
+def flower(
+    port: Annotated[int, typer.Option()] = 5555,
+    address: Annotated[str, typer.Option(help="0.0.0.0 in a container")] = "127.0.0.1",
+) -> None:
+    """Run Flower on the broker, behind basic auth (FLOWER_BASIC_AUTH=user:password)."""
+    auth = os.environ.get("FLOWER_BASIC_AUTH")
+    if not auth:
+        # Never unauthenticated: make a password for this run and say it once.
+        auth = f"smsq:{secrets.token_urlsafe(12)}"
+        err.print(f"FLOWER_BASIC_AUTH not set; this run's login is {auth}")
+    os.environ["FLOWER_BASIC_AUTH"] = auth
+    argv = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "flower"]
+    _exec([*argv, f"--port={port}", f"--address={address}"])
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the schema of the configured database."""
+    from campaigns.schema import upgrade
+
+    upgrade()
+    out.print(f"database at {_hide(get_settings().database_url)} is up to date")
+
+
+@app.command()
+def demo() -> None:
+    """Run a real campaign per gateway end to end on embedded defaults."""
+    from campaigns.demo import run_demo
+
+    run_demo(out)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"smsq: error: {message}", markup=False, highlight=False)
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run a command; any error a user can cause is one line and a non-zero exit."""
+    import click
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted", 130)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except (CampaignError, CliError) as exc:
+        _fail(str(exc))
+    except KeyError as exc:  # unknown account or provider: the message names it
+        _fail(str(exc.args[0]) if exc.args else "not found")
+    except (OperationalError, ProgrammingError) as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        url = _hide(get_settings().database_url)
+        _fail(f"database at {url} unusable: {reason} (try `smsq db upgrade`)", 2)
+    except ValueError as exc:  # pydantic's ValidationError: a bad config file or variable
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        _fail("configuration: " + "; ".join(lines[:3]))
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)

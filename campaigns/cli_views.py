@@ -1,0 +1,191 @@
+"""What the CLI shows: campaign tables, JSON, and the live progress of running campaigns."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from campaigns.models import CampaignState, RecipientState
+from campaigns.status import CampaignInfo
+
+# Recipient states that mean "smsq is done with this number" for progress purposes.
+_DONE_STATES = RecipientState.TERMINAL
+_STATE_ORDER = (
+    "pending",
+    "in_flight",
+    "sent",
+    "delivered",
+    "failed",
+    "unknown",
+    "cancelled",
+    "invalid",
+    "duplicate",
+    "suppressed",
+    "rejected",
+)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, datetimes and tuples as plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Indented JSON of any API result."""
+    return json.dumps(to_jsonable(value), indent=2, ensure_ascii=False)
+
+
+def elapsed_s(info: CampaignInfo, now: datetime | None = None) -> float | None:
+    """Seconds from start to finish (or to now while running); None before it starts."""
+    if info.started_at is None:
+        return None
+    end = info.finished_at or now or datetime.now(UTC)
+    return max(0.0, (end - info.started_at).total_seconds())
+
+
+def campaigns_table(infos: Sequence[CampaignInfo]) -> Table:
+    """One row per campaign: state, recipient counts by state, credits, elapsed time."""
+    states = [s for s in _STATE_ORDER if any(i.recipients.get(s) for i in infos)]
+    table = Table(
+        title="campaigns",
+        header_style="bold",
+        caption=_reasons(infos),
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("id", justify="right", min_width=2)
+    # Names give way first on a narrow terminal; numbers never do.
+    table.add_column("campaign", no_wrap=True, overflow="ellipsis", max_width=15)
+    table.add_column("state", no_wrap=True, overflow="ellipsis", max_width=9)
+    for column in (*[_SHORT.get(s, s) for s in states], "credit", "time"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
+    for info in infos:
+        seconds = elapsed_s(info)
+        table.add_row(
+            str(info.id),
+            info.name or info.account,
+            info.state + ("*" if info.reason else ""),
+            *[str(info.recipients.get(s, 0)) for s in states],
+            f"{info.credits_spent:g}",
+            "" if seconds is None else f"{seconds:.1f}s",
+        )
+    return table
+
+
+# Column headings short enough for an 80-column terminal.
+_SHORT = {
+    "in_flight": "flight",
+    "invalid": "inval",
+    "duplicate": "dup",
+    "suppressed": "suppr",
+    "cancelled": "cancel",
+    "unknown": "unkn",
+}
+
+
+def _reasons(infos: Sequence[CampaignInfo]) -> str | None:
+    """Why campaigns marked * paused or failed, in the gateway's own words."""
+    lines = [f"#{i.id} {i.state}: {i.reason}" for i in infos if i.reason]
+    return "\n".join(lines) or None
+
+
+class _RateColumn(ProgressColumn):
+    """Numbers resolved per second, from the task's own fields (set by ``watch``)."""
+
+    def render(self, task: Task) -> Text:
+        rate = task.fields.get("rate_per_s")
+        return Text("" if not rate else f"{rate:,.0f}/s", style="cyan")
+
+
+class _EtaColumn(ProgressColumn):
+    """Time left at the current rate."""
+
+    def render(self, task: Task) -> Text:
+        rate, left = task.fields.get("rate_per_s"), task.total - task.completed if task.total else 0
+        if task.finished or not rate or left <= 0:
+            return Text("")
+        return Text(f"{left / rate:.0f}s left", style="dim")
+
+
+def _sendable(info: CampaignInfo) -> int:
+    planned = sum(info.recipients.get(s, 0) for s in RecipientState.PLANNED_TERMINAL)
+    return max(1, info.recipients_total - planned)
+
+
+def _resolved(info: CampaignInfo) -> int:
+    terminal = _DONE_STATES - RecipientState.PLANNED_TERMINAL
+    return sum(info.recipients.get(s, 0) for s in terminal)
+
+
+def _label(info: CampaignInfo) -> str:
+    r = info.recipients
+    name = (info.name or info.account)[:16]
+    state = "" if info.state == CampaignState.RUNNING else f" {info.state}"
+    return (
+        f"#{info.id} {name:<16} {r.get('sent', 0):>6} sent {r.get('failed', 0):>4} failed "
+        f"{r.get('unknown', 0):>4} unknown{state}"
+    )
+
+
+def watch(
+    ids: Sequence[int],
+    fetch: Callable[[int], CampaignInfo],
+    console: Console,
+    *,
+    poll_s: float = 0.25,
+    timeout_s: float | None = None,
+) -> list[CampaignInfo]:
+    """Show a live bar per campaign until every one has ended (or ``timeout_s`` passes)."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        _EtaColumn(),
+    )
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    with Progress(*columns, console=console, refresh_per_second=8) as progress:
+        tasks = {i: progress.add_task(f"#{i}", total=1) for i in ids}
+        infos = {i: fetch(i) for i in ids}
+        while True:
+            infos = {i: fetch(i) for i in ids}
+            for i, info in infos.items():
+                seconds = elapsed_s(info)
+                done = _resolved(info)
+                rate = done / seconds if seconds else None
+                progress.update(tasks[i], description=_label(info), total=_sendable(info),
+                                completed=done, rate_per_s=rate)  # fmt: skip
+            if all(info.state in CampaignState.TERMINAL for info in infos.values()):
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            time.sleep(poll_s)
+    return [infos[i] for i in ids]
