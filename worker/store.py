@@ -210,9 +210,46 @@ def write_results(
     ):  # fmt: skip
         return False
     if outcomes:
-        _write_outcomes(conn, outcomes, now)
+        same = _uniform(outcomes)
+        if same is not None:
+            _write_uniform_outcome(conn, head.id, same, now)
+        else:
+            _write_outcomes(conn, outcomes, now)
     complete_if_done(conn, head.campaign_id, now)
     return True
+
+
+def _uniform(outcomes: Sequence[OutcomeRow]) -> OutcomeRow | None:
+    """The one outcome every number shares, or None when any differs (ids aside).
+
+    Gateways that answer for the whole batch (AakashSMS v1, SMSPlus.az, SMSPresto) give every
+    number the same outcome; a per-number message id makes outcomes differ by definition.
+    """
+    first = outcomes[0][:6]
+    if first[1] is not None or any(o[:6] != first for o in outcomes):
+        return None
+    return outcomes[0]
+
+
+def _write_uniform_outcome(
+    conn: Connection, batch_id: int, outcome: OutcomeRow, now: datetime
+) -> None:
+    """One set-based UPDATE for the whole batch instead of one per number.
+
+    Equivalent to the per-number form: the outcomes cover exactly the rows this claim moved
+    to in_flight, and those are the batch's in-flight rows (we hold the claim).
+    """
+    state, _, network, credits, code, message, _ = outcome
+    values: dict[str, Any] = dict(
+        state=state, network=network, gateway_code=code, gateway_message=message, updated_at=now
+    )
+    if credits is not None:
+        values["credits"] = credits
+    conn.execute(
+        update(Recipient)
+        .where(Recipient.batch_id == batch_id, Recipient.state == RecipientState.IN_FLIGHT)
+        .values(**values)
+    )
 
 
 def end_batch(
