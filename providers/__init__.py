@@ -4,7 +4,15 @@ Adapters do no I/O; the worker sends what they build and acts on the outcome the
 """
 
 from providers._accounts import Account, AccountsSettings, ProviderName, config_path, load_accounts
-from providers._adapter import Adapter, CodeTable, all_results, decode_json, outcome_for_code
+from providers._adapter import (
+    Adapter,
+    CodeTable,
+    all_results,
+    credential,
+    decode_json,
+    outcome_for_code,
+    single_text,
+)
 from providers._errors import (
     ErrorKind,
     GatewayError,
@@ -33,6 +41,7 @@ __all__ = [
     "classify_status",
     "classify_transport_error",
     "config_path",
+    "credential",
     "decode_json",
     "error_for_unreadable",
     "install_log_redaction",
@@ -40,4 +49,5 @@ __all__ = [
     "outcome_for_code",
     "redact_text",
     "redact_url",
+    "single_text",
 ]

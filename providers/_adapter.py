@@ -46,6 +46,28 @@ def decode_json(response: httpx.Response) -> Any:
         raise error_for_unreadable(response, "body is nested too deeply") from None
 
 
+def credential(account: Account, name: str) -> str:
+    """The account's credential ``name``; a missing one is an ``account`` error (the campaign
+    pauses with the field named) rather than a KeyError deep in a worker."""
+    try:
+        return account.secret(name)
+    except KeyError as exc:
+        raise GatewayError(ErrorKind.ACCOUNT, str(exc.args[0])) from None
+
+
+def single_text(batch: Batch, gateway: str) -> str:
+    """The one text of a batch for a gateway that takes one text per request.
+
+    Per-recipient texts are accepted when they are all the same; otherwise the planner broke
+    its promise (it groups by rendered text where ``Limits.text_per_recipient`` is False).
+    """
+    if batch.text is not None:
+        return batch.text
+    if batch.texts and len(set(batch.texts)) == 1:
+        return batch.texts[0]
+    raise GatewayError(ErrorKind.REQUEST, f"{gateway} sends one text per request")
+
+
 def all_results(
     batch: Batch,
     state: ResultState,

@@ -43,9 +43,11 @@ from providers import (
     ResultState,
     all_results,
     classify_status,
+    credential,
     decode_json,
     error_for_unreadable,
     outcome_for_code,
+    single_text,
 )
 
 PATH = "/admin/public/sms/v1/send"
@@ -80,10 +82,10 @@ _ARROW_PAIR = re.compile(r"""["']?(\w+)["']?\s*=>\s*(?:"([^"]*)"|'([^']*)'|(-?\d
 def build_request(account: Account, batch: Batch) -> httpx.Request:
     """The form POST sending the batch's one text to all of its numbers."""
     form = {
-        "auth_token": _secret(account, "auth_token"),
+        "auth_token": credential(account, "auth_token"),
         "from": batch.sender or account.sender or DEFAULT_SENDER,
         "to": ",".join(batch.msisdns),
-        "text": _text(batch),
+        "text": single_text(batch, "AakashSMS v1"),
     }
     return httpx.Request("POST", account.base_url.rstrip("/") + PATH, data=form)
 
@@ -141,22 +143,6 @@ def _as_count(value: object) -> int | None:
     """A non-negative message count, or None when the gateway gave none we can read."""
     code = _as_code(value)
     return int(code) if code is not None and not code.startswith("-") else None
-
-
-def _secret(account: Account, name: str) -> str:
-    try:
-        return account.secret(name)
-    except KeyError as exc:  # a configuration problem: pause the campaign, naming the field
-        raise GatewayError(ErrorKind.ACCOUNT, str(exc.args[0])) from None
-
-
-def _text(batch: Batch) -> str:
-    if batch.text is not None:
-        return batch.text
-    if batch.texts and len(set(batch.texts)) == 1:
-        return batch.texts[0]
-    # The planner groups by rendered text (Limits.text_per_recipient is False).
-    raise GatewayError(ErrorKind.REQUEST, "AakashSMS v1 sends one text per request")
 
 
 ADAPTER = Adapter(

@@ -44,9 +44,11 @@ from providers import (
     NumberFormat,
     NumberResult,
     ResultState,
+    credential,
     decode_json,
     error_for_unreadable,
     outcome_for_code,
+    single_text,
 )
 
 PATH = "/sms/v3/send"
@@ -81,9 +83,9 @@ LIMITS = Limits(
 def build_request(account: Account, batch: Batch) -> httpx.Request:
     """The POST (or, per ``options.method``, GET) sending the batch's one text."""
     fields = {
-        "auth_token": _secret(account, "auth_token"),
+        "auth_token": credential(account, "auth_token"),
         "to": ",".join(batch.msisdns),
-        "text": _text(batch),
+        "text": single_text(batch, "AakashSMS v3"),
     }
     url = account.base_url.rstrip("/") + PATH
     method = account.options.get("method", "POST").upper()
@@ -177,22 +179,6 @@ def _as_credit(value: object) -> float | None:
     except OverflowError:  # a JSON integer beyond float range
         return None
     return number if math.isfinite(number) else None
-
-
-def _secret(account: Account, name: str) -> str:
-    try:
-        return account.secret(name)
-    except KeyError as exc:  # a configuration problem: pause the campaign, naming the field
-        raise GatewayError(ErrorKind.ACCOUNT, str(exc.args[0])) from None
-
-
-def _text(batch: Batch) -> str:
-    if batch.text is not None:
-        return batch.text
-    if batch.texts and len(set(batch.texts)) == 1:
-        return batch.texts[0]
-    # The planner groups by rendered text (Limits.text_per_recipient is False).
-    raise GatewayError(ErrorKind.REQUEST, "AakashSMS v3 sends one text per request")
 
 
 ADAPTER = Adapter(
