@@ -628,7 +628,8 @@ def _shortcut(home: _Rule) -> Callable[[bool, str], str]:
     """
     skip, trunk, cc = home.shortcut_skip, home.trunk, home.cc
     not_trunk = tuple(prefix for prefix in (cc, home.idd_literal) if prefix)
-    # After "+", the home code is read only if no shorter known code starts it (true of all).
+    # After "+", phonenumbers takes the shortest known code; country codes are prefix-free,
+    # so that is the home code whenever the digits start with it (checked all the same).
     plus_home = _COUNTRY_CODE_BY_HEAD.get((cc + "00")[:3]) == (len(cc), home.region)
     too_long, after_cc = home.too_long_lengths, len(cc)
     idd = (home.idd_literal,) if home.idd_literal else ()  # str.startswith(()) is False

@@ -103,10 +103,11 @@ def test_normalized_carries_e164_and_region() -> None:
     assert normalizer(INTL)("+233241234567") == Normalized("233241234567", "233241234567", "GH")
 
 
-def test_normalized_is_frozen() -> None:
-    number = normalizer(NP)("9841234567")
+def test_normalized_is_frozen_and_hashable() -> None:
+    number = normalizer(NP)("9841234567")  # built by the fast path
     with pytest.raises(AttributeError):
         number.msisdn = "9800000000"  # type: ignore[misc]
+    assert {number, Normalized("9841234567", "9779841234567", "NP")} == {number}
 
 
 REJECTED = [
@@ -266,7 +267,8 @@ def _national_sample(region: str, rng: random.Random) -> str:
 def _written(region: str, nsn: str, rng: random.Random) -> str:
     """``nsn`` as someone might type it: with or without +, 00, country code, trunk 0."""
     cc = str(phonenumbers.country_code_for_region(region))
-    trunk = (phonenumbers.PhoneMetadata.metadata_for_region(region).national_prefix) or ""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    trunk = (metadata.national_prefix if metadata else None) or ""
     return rng.choice(
         [nsn, nsn, trunk + nsn, cc + nsn, "+" + cc + nsn, "+" + cc + nsn, "00" + cc + nsn]
         + ["+" + cc + trunk + nsn, cc + trunk + nsn, "00" + cc + trunk + nsn]
@@ -315,7 +317,9 @@ def phonenumbers_oracle(clean: str, home: str, intl: bool) -> tuple[str, str] | 
         if number is None or not phonenumbers.is_valid_number(number):
             return None
         region = phonenumbers.region_code_for_number(number)
-        if phonenumbers.number_type(number) not in _MOBILE or not (intl or region == home):
+        if region is None or phonenumbers.number_type(number) not in _MOBILE:
+            return None
+        if not intl and region != home:
             return None
         return f"{number.country_code}{phonenumbers.national_significant_number(number)}", region
 
@@ -350,7 +354,49 @@ def test_normalizer_agrees_with_phonenumbers(fmt: NumberFormat, seed: int) -> No
         found = numbers._fast(numbers._rule(home), plus, digits, intl)
         if found is not None:
             fast += 1
-            assert (found[0].cc + found[1], found[0].region) == expected, raw
+            rule, reading = found
+            assert isinstance(reading, str), raw  # a mobile, not a landline reading
+            assert (rule.cc + reading, rule.region) == expected, raw
     # Both outcomes are well represented, and the fast path decides nearly every acceptance.
     assert SAMPLES_PER_FORMAT * 0.2 < accepted < SAMPLES_PER_FORMAT * 0.8
     assert fast > accepted * 0.9, (fast, accepted)
+
+
+def any_valid_oracle(clean: str, home: str | None) -> str | None:
+    """E.164 digits of any valid number as phonenumbers reads ``clean`` (to_e164's policy:
+    without a home region every number is international, "+" and "00" optional)."""
+
+    def read(text: str, region: str | None) -> PhoneNumber | None:
+        try:
+            return phonenumbers.parse(text, region)
+        except NumberParseException:
+            return None
+
+    if home is None:
+        international = clean[2:] if clean.startswith("00") else clean.lstrip("+")
+        readings = [read("+" + international, None)]
+    else:
+        first = read(clean, home)
+        readings = [first]
+        if not clean.startswith("+") and not (first and phonenumbers.is_valid_number(first)):
+            readings.append(read("+" + clean, None))
+    for number in readings:
+        if number is not None and phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+    return None
+
+
+@pytest.mark.parametrize(("home", "seed"), [(None, 21), ("NP", 22), ("CI", 23)])
+def test_to_e164_agrees_with_phonenumbers(home: str | None, seed: int) -> None:
+    valid = 0
+    for raw, clean in generated_inputs(INTL, 5_000, seed):
+        if not clean.strip("+"):
+            continue
+        expected = any_valid_oracle(clean, home)
+        try:
+            got: str | None = to_e164(raw, home)
+        except InvalidNumber:
+            got = None
+        assert got == expected, raw
+        valid += got is not None
+    assert valid > 1_000

@@ -59,6 +59,8 @@ def limits(encoding: str) -> tuple[int, int]:
         ("Bangla OTP", "আপনার ওটিপি কোড ১২৩৪", Measure("UCS-2", 1, 20, 20)),
         ("Devanagari OTP", "तपाईंको ओटीपी", Measure("UCS-2", 1, 13, 13)),
         ("Azerbaijani ş and ı", "Salam, sifarişiniz hazırdır", Measure("UCS-2", 1, 27, 27)),
+        ("Azerbaijani ə and ğ", "Hörmətli müştəri, bağlama", Measure("UCS-2", 1, 25, 25)),
+        ("Azerbaijani with only ö ü stays GSM-7", "Üzümlü söz", Measure("GSM-7", 1, 10, 10)),
         ("lowercase ç is not GSM-7", "çay", Measure("UCS-2", 1, 3, 3)),
         ("capital Ç is GSM-7", "Çay", Measure("GSM-7", 1, 3, 3)),
         ("ö ü ä ñ are GSM-7", "Göüäñ", Measure("GSM-7", 1, 5, 5)),
