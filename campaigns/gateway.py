@@ -1,23 +1,22 @@
 """What one campaign may put in a request: the account's gateway limits, resolved once.
 
 An account can override its adapter's limits (``max_recipients``, ``max_url_chars``), and an
-adapter module may vary them by account with a module-level ``limits_for(account)`` (SMSPresto:
-its GET form has a URL limit and one text per request, its POST form neither). A URL limit
+adapter may vary them by account through ``Adapter.limits_for(account)`` (SMSPresto: its GET
+form has a URL limit and one text per request, its POST form neither). A URL limit
 only binds requests the adapter sends by GET (AakashSMS v3 with ``options.method = "GET"``
 and an account ``max_url_chars``, say); whether it does is read off a probe request.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from campaigns.batching import Packer, UrlBudget
 from campaigns.errors import InputError, UnknownAccount
 from providers import Account, Adapter, Limits, load_accounts
 from providers import Batch as RequestBatch
-from providers.registry import MODULES, get_adapter
+from providers.registry import get_adapter
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,23 +59,20 @@ def resolve_account(account: str | Account, accounts: Mapping[str, Account] | No
 def gateway_for(account: Account) -> Gateway:
     """The gateway of ``account`` with its limits resolved (InputError for a bad setting)."""
     adapter = get_adapter(account.provider)
-    module = importlib.import_module(MODULES[account.provider])
-    limits_for: Callable[[Account], Limits] | None = getattr(module, "limits_for", None)
     try:
-        limits = limits_for(account) if limits_for is not None else adapter.limits
+        limits = adapter.limits_for(account)
     except ValueError as exc:
         raise InputError(f"account {account.name!r}: {exc}") from None
     max_url = account.max_url_chars or limits.max_url_chars  # the account's overrides
     if max_url is not None and not _sends_by_get(adapter, account):
         max_url = None  # a POST's URL holds no numbers: nothing to budget
-    sender_max: int | None = getattr(module, "SENDER_MAX_CHARS", None)
     return Gateway(
         account=account,
         adapter=adapter,
         limits=limits,
         max_recipients=account.max_recipients or limits.max_recipients,
         max_url_chars=max_url,
-        sender_max_chars=sender_max,
+        sender_max_chars=limits.sender_max_chars,
     )
 
 

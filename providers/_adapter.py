@@ -31,6 +31,14 @@ class Adapter:
     parse_response: Callable[[Batch, httpx.Response], list[NumberResult]]
     build_balance_request: Callable[[Account], httpx.Request] | None = None
     parse_balance: Callable[[httpx.Response], float] | None = None
+    # Limits that depend on the account's options (SMSPresto: its GET form has a URL limit
+    # and one text per request); None when ``limits`` hold for every account.
+    account_limits: Callable[[Account], Limits] | None = None
+
+    def limits_for(self, account: Account) -> Limits:
+        """The limits that hold for ``account`` (before its own overrides, which planning
+        applies: ``max_recipients``, ``max_url_chars``); ValueError for a bad option."""
+        return self.account_limits(account) if self.account_limits is not None else self.limits
 
 
 def decode_json(response: httpx.Response) -> Any:

@@ -74,4 +74,5 @@ class Limits:
     text_per_recipient: bool = False  # one request may carry a different text per number
     template_params: int = 0  # >0: template id + up to this many parameter arrays
     unique_numbers: bool = False  # the gateway rejects a request that repeats a number
+    sender_max_chars: int | None = None  # longest sender name the gateway accepts
     credential_names: tuple[str, ...] = field(default_factory=tuple)

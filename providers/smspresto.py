@@ -91,6 +91,7 @@ LIMITS = Limits(
     default_rate_per_s=5.0,
     text_per_recipient=True,  # the POST form's {"recipient", "message"} objects
     credential_names=("api_key", "api_pass"),
+    sender_max_chars=SENDER_MAX_CHARS,
 )
 
 
@@ -173,4 +174,5 @@ ADAPTER = Adapter(
     parse_response=parse_response,
     build_balance_request=build_balance_request,
     parse_balance=parse_balance,
+    account_limits=limits_for,
 )
