@@ -6,5 +6,7 @@ COPY providers ./providers
 COPY campaigns ./campaigns
 COPY worker ./worker
 RUN pip install --no-cache-dir .
+# `smsq beat` keeps its schedule in ./var; /app is root's, so make the one folder nobody writes.
+RUN install -d -o nobody /app/var
 USER nobody
 ENTRYPOINT ["smsq"]
