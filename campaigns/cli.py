@@ -11,16 +11,17 @@ import secrets
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
 from campaigns import api
 from campaigns.cli_views import campaigns_table, dumps, watch
-from campaigns.db import get_engine
+from campaigns.db import DatabaseUrlError, get_engine
 from campaigns.errors import CampaignError, InputError
 from campaigns.settings import get_settings
 from campaigns.tables import CAMPAIGNS
@@ -86,9 +87,12 @@ def _check_broker() -> None:
     url = get_settings().broker_url
     try:
         with Connection(url, connect_timeout=3) as conn:
-            conn.ensure_connection(max_retries=1, timeout=3)
+            # One quick retry: kombu's default waits 2 s before it, for a refused connection.
+            conn.ensure_connection(max_retries=1, timeout=3, interval_start=0, interval_step=0)
     except Exception as exc:  # kombu raises transport-specific errors
-        raise CliError(f"broker unreachable at {_hide(url)}: {type(exc).__name__}") from None
+        text = str(exc).strip()
+        why = text.splitlines()[0] if text else type(exc).__name__
+        raise CliError(f"broker unreachable at {_hide(url)}: {why}") from None
 
 
 def _hide(url: str) -> str:
@@ -118,28 +122,47 @@ def submit(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Submit a campaign (or estimate it with --dry-run)."""
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         text=text, template_id=template_id, sender=sender, send_at=_parse_at(at), name=name,
         idempotency_key=idempotency_key, max_segments=max_segments,
         window=_parse_window(window), window_tz=tz,
     )  # fmt: skip
     recipients = _recipients(csv, numbers or [])
     if dry_run:
-        estimate = api.estimate(account, recipients, **kwargs)  # type: ignore[arg-type]
+        estimate = api.estimate(account, recipients, **kwargs)
         _emit(estimate) if as_json else out.print(_estimate_table(estimate))
         return
+    _check_arguments(account, recipients, kwargs)  # a typo is reported before the broker
     _check_broker()
     from worker import tasks  # noqa: F401  (registers the dispatcher: submit enqueues at once)
 
-    campaign_id = api.submit_campaign(account, recipients, **kwargs)  # type: ignore[arg-type]
+    campaign_id = api.submit_campaign(account, recipients, **kwargs)
     info = api.get_campaign(campaign_id)
     if as_json:
         _emit(info)
     else:
-        out.print(
+        _say(
             f"campaign {campaign_id} {info.state}: {info.recipients_total} rows, "
             f"{info.batches_total} batches, {info.credits_planned:g} credits planned"
         )
+
+
+def _check_arguments(account: str, recipients: str | list[str], kwargs: dict[str, Any]) -> None:
+    """What can be checked without reading the rows: the account, the text and its length, the
+    send time and window, the CSV's header (submit_campaign checks them all again)."""
+    from campaigns.planning import Planner
+    from campaigns.recipients_input import RowSource
+    from campaigns.spec import build_spec
+
+    spec = build_spec(account, accounts=None, **kwargs)
+    Planner(spec)  # TextTooLong when the text alone is over the limits
+    with RowSource(recipients, spec.template.names):
+        pass
+
+
+def _say(message: str) -> None:
+    """One line as it is: never wrapped at the terminal's width, no markup read into it."""
+    out.print(message, soft_wrap=True, markup=False, highlight=False)
 
 
 def _emit(value: object) -> None:
@@ -191,34 +214,36 @@ def watch_cmd(campaign_ids: Annotated[list[int], typer.Argument(help="campaign i
 def pause(campaign_id: CampaignId) -> None:
     """Pause a campaign before its next batch."""
     api.pause_campaign(campaign_id)
-    out.print(f"campaign {campaign_id} paused")
+    _say(f"campaign {campaign_id} paused")
 
 
 @app.command()
 def resume(campaign_id: CampaignId) -> None:
     """Resume a paused campaign; sent numbers are never sent again."""
+    api.get_campaign(campaign_id)  # an unknown id is reported before the broker
     _check_broker()
     from worker import tasks  # noqa: F401  (registers the dispatcher)
 
     state = api.resume_campaign(campaign_id)
-    out.print(f"campaign {campaign_id} {state}")
+    _say(f"campaign {campaign_id} {state}")
 
 
 @app.command()
 def cancel(campaign_id: CampaignId) -> None:
     """Cancel a campaign: every unsent number becomes cancelled."""
     count = api.cancel_campaign(campaign_id)
-    out.print(f"campaign {campaign_id} cancelled ({count} numbers not sent)")
+    _say(f"campaign {campaign_id} cancelled ({count} numbers not sent)")
 
 
 @app.command("retry-failed")
 def retry_failed(campaign_id: CampaignId) -> None:
     """Send the failed numbers again (never the sent ones)."""
+    api.get_campaign(campaign_id)  # an unknown id is reported before the broker
     _check_broker()
     from worker import tasks  # noqa: F401  (registers the dispatcher)
 
     count = api.retry_failed(campaign_id)
-    out.print(f"campaign {campaign_id}: {count} failed numbers planned again")
+    _say(f"campaign {campaign_id}: {count} failed numbers planned again")
 
 
 @app.command("suppress")
@@ -228,14 +253,14 @@ def suppress_cmd(
 ) -> None:
     """Add numbers to the global opt-out list."""
     count = api.suppress(numbers, reason)
-    out.print(f"{count} numbers suppressed")
+    _say(f"{count} numbers suppressed")
 
 
 @app.command("unsuppress")
 def unsuppress_cmd(numbers: Annotated[list[str], typer.Argument()]) -> None:
     """Remove numbers from the global opt-out list."""
     count = api.unsuppress(numbers)
-    out.print(f"{count} numbers unsuppressed")
+    _say(f"{count} numbers unsuppressed")
 
 
 @app.command()
@@ -245,11 +270,8 @@ def accounts(balance: Annotated[bool, typer.Option(help="ask each gateway")] = F
     from campaigns.gateway import gateway_for
     from providers import load_accounts
 
-    table = Table(title="accounts", header_style="bold")
-    for column in ("name", "provider", "base_url", "sender", "req/s", "msg/s", "numbers/req"):
-        table.add_column(column)
-    if balance:
-        table.add_column("balance")
+    rows: list[list[str]] = []
+    reasons: list[str] = []
     for acc in load_accounts().values():
         gw = gateway_for(acc)
         rate_per_s = acc.rate_per_s or gw.adapter.limits.default_rate_per_s
@@ -260,11 +282,31 @@ def accounts(balance: Annotated[bool, typer.Option(help="ask each gateway")] = F
             acc.sender or "",
             f"{rate_per_s:g}",
             f"{acc.msgs_per_s:g}" if acc.msgs_per_s else "",
-            str(gw.limits.max_recipients),
+            str(gw.max_recipients),  # the account's override included
         ]
         if balance:
             value, why = fetch_balance(gw.adapter, acc)
-            row.append(f"{value:g}" if value is not None else (why or ""))
+            # Money or credits in full: "g" would show 123456.78 as 123457 and 1e8 as 1e+08.
+            row.append(f"{value:,.2f}".removesuffix(".00") if value is not None else "n/a")
+            if value is None:
+                reasons.append(f"{acc.name}: {why or 'no balance'}")
+        rows.append(row)
+    table = Table(
+        title="accounts",
+        header_style="bold",
+        caption="\n".join(reasons) or None,
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    # Names and numbers are never cut on a narrow terminal; a long URL or sender folds.
+    table.add_column("name", no_wrap=True)
+    table.add_column("provider", no_wrap=True)
+    table.add_column("base_url", overflow="fold")
+    table.add_column("sender", overflow="fold")
+    for column in ("req/s", "msg/s", "max/req", *(("balance",) if balance else ())):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in rows:
         table.add_row(*row)
     out.print(table)
 
@@ -324,7 +366,7 @@ def db_upgrade() -> None:
     from campaigns.schema import upgrade
 
     upgrade()
-    out.print(f"database at {_hide(get_settings().database_url)} is up to date")
+    _say(f"database at {_hide(get_settings().database_url)} is up to date")
 
 
 @app.command()
@@ -336,31 +378,88 @@ def demo() -> None:
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"smsq: error: {message}", markup=False, highlight=False)
+    # Plain text, one line: rich would wrap a long message at the terminal's width.
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    sys.stderr.write(f"smsq: error: {line}\n")
+    sys.stderr.flush()
     raise SystemExit(code)
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """click's usage errors, and those of the click that typer >= 0.2x vendors (typer._click)."""
+    import click
+    import typer.exceptions
+
+    vendored = getattr(typer.exceptions, "TyperException", None)
+    return (click.ClickException, *((vendored,) if vendored is not None else ()))
+
+
+def _usage(exc: Exception) -> NoReturn:
+    """A usage error as one line; a bare ``smsq`` (or ``smsq db``) prints its help instead."""
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if format_message is not None else str(exc)
+    code = getattr(exc, "exit_code", 2)
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        sys.stdout.write(message.rstrip() + "\n")
+        raise SystemExit(code)
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None and getattr(ctx, "command_path", None):
+        message += f" (see `{ctx.command_path} --help`)"
+    _fail(message, code)
+
+
+def _database_error(exc: Exception) -> NoReturn:
+    from sqlalchemy.exc import ProgrammingError
+
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    reason = text.splitlines()[0] if text else type(exc).__name__
+    missing = isinstance(exc, ProgrammingError) or "no such table" in reason
+    hint = " (try `smsq db upgrade`)" if missing else ""
+    _fail(f"database at {_hide(get_settings().database_url)} unusable: {reason}{hint}", 2)
+
+
+def _os_error(exc: OSError) -> NoReturn:
+    """A file or folder that cannot be made or opened; the database's folder named as such."""
+    from sqlalchemy.engine import make_url
+
+    what = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
+    url = get_settings().database_url
+    try:
+        parsed = make_url(url)
+        database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    except Exception:  # an unparsable URL names no folder
+        database = None
+    if database and exc.filename and Path(exc.filename) in Path(database).parents:
+        _fail(f"database at {_hide(url)} unusable: cannot create {what}", 2)
+    _fail(what)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run a command; any error a user can cause is one line and a non-zero exit."""
     import click
-    from sqlalchemy.exc import OperationalError, ProgrammingError
+    import typer
+    from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
     try:
-        app(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
+        code = app(args=argv, prog_name="smsq", standalone_mode=False)
+    except (click.exceptions.Abort, typer.Abort):
         _fail("aborted", 130)
-    except click.ClickException as exc:
-        _fail(exc.format_message(), exc.exit_code)
+    except _usage_errors() as exc:
+        _usage(exc)
     except (CampaignError, CliError) as exc:
         _fail(str(exc))
     except KeyError as exc:  # unknown account or provider: the message names it
         _fail(str(exc.args[0]) if exc.args else "not found")
-    except (OperationalError, ProgrammingError) as exc:
-        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
-        url = _hide(get_settings().database_url)
-        _fail(f"database at {url} unusable: {reason} (try `smsq db upgrade`)", 2)
+    except (OperationalError, ProgrammingError, ArgumentError) as exc:
+        _database_error(exc)
+    except DatabaseUrlError as exc:
+        _fail(f"database at {_hide(get_settings().database_url)} unusable: {exc}", 2)
     except ValueError as exc:  # pydantic's ValidationError: a bad config file or variable
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         _fail("configuration: " + "; ".join(lines[:3]))
+    except OSError as exc:
+        _os_error(exc)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    if isinstance(code, int) and code:  # typer.Exit(n) comes back as n without standalone_mode
+        raise SystemExit(code)

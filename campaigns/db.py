@@ -37,12 +37,30 @@ def _begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+class DatabaseUrlError(ValueError):
+    """Raised when a database URL cannot be used (another database, an uncreatable folder)."""
+
+
 def make_engine(url: str) -> Engine:
-    """A new engine for ``url``; SQLite files get WAL, a busy timeout, and their folder created."""
+    """A new engine for ``url``; SQLite files get WAL, a busy timeout, and their folder created.
+
+    Raises DatabaseUrlError naming the problem for a URL smsq cannot use (another database, a
+    SQLite folder that cannot be created).
+    """
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise DatabaseUrlError(f"{backend!r} is not supported (use sqlite or postgresql)")
+    if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseUrlError(f"cannot create {folder}: {exc.strerror}") from None
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.

@@ -95,6 +95,14 @@ def config_path() -> Path:
 
 
 def load_accounts() -> dict[str, Account]:
-    """Every configured account by name, each carrying its own name."""
+    """Every configured account by name, each carrying its own name.
+
+    A config file named explicitly by ``SMSQ_CONFIG`` must exist: a mistyped path would
+    otherwise read as "no accounts configured". The default ``./smsq.toml`` may be absent
+    (accounts can come from the environment alone).
+    """
+    named = os.environ.get("SMSQ_CONFIG")
+    if named and not Path(named).is_file():
+        raise ValueError(f"SMSQ_CONFIG={named}: no such file")
     settings = AccountsSettings()
     return {name: acc.model_copy(update={"name": name}) for name, acc in settings.accounts.items()}

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from providers.sandbox.faults import FaultKind, FaultSettings
 from providers.sandbox.server import serve
@@ -22,9 +22,16 @@ DEFAULT_PORT = 8765
 KINDS = ", ".join(k.value for k in FaultKind)
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """An argparse parser whose mistakes are one line, like every other smsq command's."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"smsq: error: sandbox: {message} (see --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line of the sandbox."""
-    p = argparse.ArgumentParser(
+    p = _OneLineParser(
         prog="python -m providers.sandbox",
         description="Serve imitations of the five SMS gateways on one port, with faults.",
     )

@@ -1,0 +1,130 @@
+"""The CLI against a running deployment: real Celery worker and beat processes, the private Redis,
+a SQLite file and the session's sandbox standing in for the gateways.
+
+Campaigns go in with ``smsq submit`` and are followed with ``smsq watch`` until they end; the
+sandbox's record of accepted messages must agree with what ``smsq status`` says was sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from campaigns.db import dispose_engines
+from campaigns.schema import upgrade
+from providers.sandbox.client import SandboxClient, SandboxProcess
+from tests.cli.helpers import (
+    CliEnv,
+    Result,
+    assert_one_line_error,
+    funded_accounts,
+)
+from worker.local import ClusterConfig, LocalCluster
+from worker.redis_server import RedisHandle
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+Smsq = Callable[..., Result]
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_server: RedisHandle,
+    sandbox_proc: SandboxProcess,
+) -> Iterator[LocalCluster]:
+    """One worker process and beat for the module, on its own database."""
+    workdir = tmp_path_factory.mktemp("cli-cluster")
+    database_url = f"sqlite:///{workdir / 'smsq.db'}"
+    upgrade(database_url)
+    accounts = {
+        name: account.model_copy(update={"timeout_s": 2.0})
+        for name, account in funded_accounts(sandbox_proc.url).items()
+    }
+    config = ClusterConfig(
+        database_url=database_url, broker_url=redis_server.url, accounts=accounts,
+        workdir=Path(workdir), tick_interval_s=0.3, stale_after_s=15.0,
+    )  # fmt: skip
+    with LocalCluster(config) as running:
+        running.start_worker("w1", concurrency=2, wait=False)
+        running.start_beat(wait=False)
+        running.wait_ready()
+        yield running
+    dispose_engines()
+
+
+@pytest.fixture
+def live(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cluster: LocalCluster, sandbox: SandboxClient
+) -> Iterator[CliEnv]:
+    """The CLI configured like the cluster, and handing submits to it at once."""
+    config = cluster.config
+    env = CliEnv(
+        monkeypatch, tmp_path,
+        SMSQ_DATABASE_URL=config.database_url, SMSQ_BROKER_URL=config.broker_url,
+    )  # fmt: skip
+    env.write_accounts(config.accounts)
+    cluster.install_dispatcher()
+    yield env
+    dispose_engines()
+
+
+def _status(smsq: Smsq, campaign_id: int) -> dict[str, Any]:
+    result = smsq("status", str(campaign_id), "--json")
+    assert result.code == 0, result
+    info: dict[str, Any] = result.json()
+    return info
+
+
+def _numbers(shape: str, start: int, count: int) -> list[str]:
+    return [shape.format(start + i) for i in range(count)]
+
+
+def test_watch_follows_campaigns_until_they_complete(
+    live: CliEnv, smsq: Smsq, sandbox: SandboxClient
+) -> None:
+    nepal = _numbers("98410{:05d}", 0, 40)
+    presto = _numbers("+225 07{:08d}", 0, 30)
+    first = smsq("submit", "--account", "aakashsms_v1", ",".join(nepal), "--text", "Namaste")
+    second = smsq("submit", "--account", "smspresto", *presto, "--text", "Bonjour")
+    ids = [first.campaign_id(), second.campaign_id()]
+
+    watched = smsq("watch", *map(str, ids))
+    assert watched.code == 0, watched
+    assert watched.out.count("completed") >= 2, watched.out  # the bars' and the table's
+
+    for campaign_id, account, count in ((ids[0], "aakashsms_v1", 40), (ids[1], "smspresto", 30)):
+        info = _status(smsq, campaign_id)
+        assert info["state"] == "completed" and info["recipients"] == {"sent": count}, info
+        accepted = {m.msisdn for m in sandbox.messages(account=account)}
+        assert len(accepted) == count == len(sandbox.messages(account=account))
+
+    # A completed campaign cannot be paused, and says why in one line.
+    paused = smsq("pause", str(ids[0]))
+    assert_one_line_error(paused, f"campaign {ids[0]} is completed", "cannot pause")
+
+
+def test_retry_failed_sends_the_failed_numbers_again(
+    live: CliEnv, smsq: Smsq, sandbox: SandboxClient
+) -> None:
+    numbers = _numbers("98420{:05d}", 0, 12)
+    refused = numbers[3]
+    sandbox.set_faults(fail_numbers=[refused])
+    campaign_id = smsq(
+        "submit", "--account", "aakashsms_v1", *numbers, "--text", "Hi"
+    ).campaign_id()
+    assert smsq("watch", str(campaign_id)).code == 0
+    info = _status(smsq, campaign_id)
+    assert info["state"] == "completed" and info["recipients"] == {"sent": 11, "failed": 1}, info
+
+    sandbox.set_faults()  # the gateway takes the number now
+    retried = smsq("retry-failed", str(campaign_id))
+    assert retried.code == 0, retried
+    assert retried.out.strip() == f"campaign {campaign_id}: 1 failed numbers planned again"
+    assert smsq("watch", str(campaign_id)).code == 0
+    info = _status(smsq, campaign_id)
+    assert info["state"] == "completed" and info["recipients"] == {"sent": 12}, info
+    sent = [m.msisdn for m in sandbox.messages(account="aakashsms_v1")]
+    assert sorted(sent) == sorted(numbers)  # the refused one once more, no other twice

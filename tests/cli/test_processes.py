@@ -1,0 +1,116 @@
+"""The long-running commands as real processes: ``smsq sandbox``, ``smsq worker``, ``smsq beat``,
+and ``smsq db upgrade`` / ``smsq submit`` as a user's shell runs them.
+
+Each child gets this test's private Redis, SQLite file and config file, and nothing else of
+``SMSQ_*``; each is stopped with SIGTERM, as a process manager would, and must exit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from sqlalchemy import create_engine, inspect
+
+from campaigns.settings import Settings
+from tests.cli.helpers import FUNDED, SMSQ, Child, CliEnv, Result, run_smsq
+from worker import keys
+from worker.celery_app import make_app
+
+pytestmark = pytest.mark.integration
+Smsq = Callable[..., Result]
+
+
+def _control_messages(broker_url: str) -> list[dict[str, Any]]:
+    """The messages waiting in the control queue (kombu keeps a Redis list per queue)."""
+    client = redis.Redis.from_url(broker_url)
+    try:
+        raw = client.lrange(keys.CONTROL_QUEUE, 0, -1)
+    finally:
+        client.close()
+    return [json.loads(item) for item in raw]
+
+
+def test_sandbox_serves_until_terminated(cli_env: CliEnv) -> None:
+    ready = cli_env.tmp_path / "sandbox.url"
+    argv = [str(SMSQ), "sandbox", "--port", "0", "--ready-file", str(ready)]
+    with Child(argv, cli_env.environ(), cli_env.tmp_path, cli_env.tmp_path / "sandbox.log") as sb:
+        deadline = time.monotonic() + 20
+        while not ready.exists():
+            assert time.monotonic() < deadline, sb.output()
+            assert sb.process is not None and sb.process.poll() is None, sb.output()
+            time.sleep(0.05)
+        url = ready.read_text().strip()
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+        health = httpx.get(f"{url}/_sandbox/health", timeout=5)
+        assert health.status_code == 200 and health.json()["ok"] is True
+        sb.stop()
+        assert f"SANDBOX_URL={url}" in sb.output()
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{url}/_sandbox/health", timeout=2)
+
+
+def test_worker_consumes_every_accounts_queue_and_the_control_queue(cli_env: CliEnv) -> None:
+    argv = [str(SMSQ), "worker", "--concurrency", "1"]
+    log = cli_env.tmp_path / "worker.log"
+    with Child(argv, cli_env.environ(), cli_env.tmp_path, log) as worker:
+        banner = worker.wait_for(" ready.")
+        app = make_app(Settings(database_url=cli_env.database_url, broker_url=cli_env.broker_url))
+        try:
+            replies = app.control.inspect(timeout=10, limit=1).active_queues() or {}
+        finally:
+            app.close()
+        assert worker.stop() == 0, worker.output()
+    assert len(replies) == 1, replies
+    consumed = {queue["name"] for queues in replies.values() for queue in queues}
+    assert consumed == {keys.send_queue(name) for name in FUNDED} | {keys.CONTROL_QUEUE}
+    assert "smsq.send.aakashsms_v1" in banner and "concurrency: 1" in banner
+    assert "Traceback" not in worker.output()
+
+
+def test_beat_starts_and_sends_the_tick(cli_env: CliEnv) -> None:
+    env = cli_env.environ(SMSQ_TICK_INTERVAL_S="0.3")
+    log = cli_env.tmp_path / "beat.log"
+    with Child([str(SMSQ), "beat"], env, cli_env.tmp_path, log) as beat:
+        beat.wait_for("beat: Starting")
+        deadline = time.monotonic() + 15
+        while not (ticks := _control_messages(cli_env.broker_url)):
+            assert time.monotonic() < deadline, beat.output()
+            time.sleep(0.1)
+        assert beat.stop() == 0, beat.output()
+    assert ticks[0]["headers"]["task"] == "smsq.tick"
+    assert (cli_env.tmp_path / "var").is_dir()  # beat keeps its schedule there
+
+
+def test_submit_as_a_program_hands_the_campaign_to_the_broker(cli_env: CliEnv) -> None:
+    argv = ("submit", "--account", "aakashsms_v1", "9841000001", "--text", "Hi", "--json")
+    result = run_smsq(argv, cli_env.environ(), cwd=cli_env.tmp_path)
+    assert result.code == 0 and result.err == "", result
+    info = result.json()
+    assert info["state"] == "scheduled"
+    [message] = _control_messages(cli_env.broker_url)
+    headers = message["headers"]
+    assert headers["task"] == "smsq.dispatch_campaign"
+    assert headers["argsrepr"] == f"campaign={info['id']}"
+
+
+def test_db_upgrade_creates_the_schema_in_a_fresh_file(cli_env: CliEnv, smsq: Smsq) -> None:
+    path = cli_env.tmp_path / "new" / "folder" / "smsq.db"
+    url = f"sqlite:///{path}"
+    cli_env.set(SMSQ_DATABASE_URL=url)
+    result = smsq("db", "upgrade")
+    assert (result.code, result.out.strip()) == (0, f"database at {url} is up to date"), result
+    engine = create_engine(url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert {"campaigns", "batches", "recipients", "suppressions", "alembic_version"} <= tables
+    again = smsq("db", "upgrade")  # nothing to do the second time
+    assert again.code == 0, again
+    assert smsq("status", "--json").json() == []
