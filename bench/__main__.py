@@ -29,6 +29,12 @@ BENCHMARKS: dict[str, str] = {
 LATEST = Path(__file__).with_name("latest.json")
 
 
+def latest_path() -> Path:
+    """Where the figures go: ``$SMSQ_BENCH_JSON`` (tests), else ``bench/latest.json``."""
+    named = os.environ.get("SMSQ_BENCH_JSON")
+    return Path(named) if named else LATEST
+
+
 def _run_one(module_name: str) -> tuple[dict[str, float], float]:
     started = time.monotonic()
     module = importlib.import_module(module_name)
@@ -69,8 +75,9 @@ def main(selected: list[str]) -> int:
         "python": platform.python_version(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    LATEST.write_text(json.dumps(record, indent=2) + "\n")
-    console.print(f"written to {LATEST}")
+    out = latest_path()
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    console.print(f"written to {out}")
     return 0
 
 
