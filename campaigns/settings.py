@@ -10,17 +10,12 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pydantic import Field
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import SettingsConfigDict
 
-from providers import config_path
+from providers._accounts import SmsqSettingsBase
 
 
-class Settings(BaseSettings):
+class Settings(SmsqSettingsBase):
     """smsq's own settings (accounts are read separately, by ``providers.load_accounts``)."""
 
     model_config = SettingsConfigDict(env_prefix="SMSQ_", extra="ignore")
@@ -39,17 +34,6 @@ class Settings(BaseSettings):
     def limiter_url(self) -> str:
         """The Redis URL of the rate limiter."""
         return self.redis_url or self.broker_url
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_path()))
 
 
 @lru_cache(maxsize=1)

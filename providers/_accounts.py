@@ -68,12 +68,8 @@ class Account(BaseModel):
         )
 
 
-class AccountsSettings(BaseSettings):
-    """The ``[accounts.*]`` tables of the config file, overridable from ``SMSQ_ACCOUNTS__...``."""
-
-    model_config = SettingsConfigDict(env_prefix="SMSQ_", env_nested_delimiter="__", extra="ignore")
-
-    accounts: dict[str, Account] = Field(default_factory=dict)
+class SmsqSettingsBase(BaseSettings):
+    """Settings read from the environment first, then smsq's config file (``SMSQ_CONFIG``)."""
 
     @classmethod
     def settings_customise_sources(
@@ -87,6 +83,14 @@ class AccountsSettings(BaseSettings):
         toml = TomlConfigSettingsSource(settings_cls, toml_file=config_path())
         # Environment wins over the file, so secrets can stay out of it.
         return (init_settings, env_settings, toml)
+
+
+class AccountsSettings(SmsqSettingsBase):
+    """The ``[accounts.*]`` tables of the config file, overridable from ``SMSQ_ACCOUNTS__...``."""
+
+    model_config = SettingsConfigDict(env_prefix="SMSQ_", env_nested_delimiter="__", extra="ignore")
+
+    accounts: dict[str, Account] = Field(default_factory=dict)
 
 
 def config_path() -> Path:
