@@ -96,12 +96,9 @@ def _check_broker() -> None:
 
 
 def _hide(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from providers import redact_url
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1]
+    return redact_url(url)
 
 
 @app.command()

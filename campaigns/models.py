@@ -7,7 +7,7 @@ vocabulary, shared by planning, the worker and the API.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -24,6 +24,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for 10^9 recipients.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` as aware UTC. Times are stored as UTC; SQLite hands them back naive."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 class CampaignState:

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from campaigns.db import get_engine
 from campaigns.errors import CampaignNotFound
-from campaigns.models import RecipientState
+from campaigns.models import RecipientState, as_utc
 from campaigns.tables import BATCHES, CAMPAIGNS, RECIPIENTS
 
 PAGE_ROWS = 2_000  # recipients read per query by iter_recipients
@@ -71,9 +71,7 @@ class RecipientInfo:
 
 def utc(value: datetime | None) -> datetime | None:
     """``value`` as an aware UTC datetime (SQLite hands back naive ones, stored as UTC)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return None if value is None else as_utc(value)
 
 
 def get_campaign(campaign_id: int, *, database_url: str | None = None) -> CampaignInfo:

@@ -18,10 +18,16 @@ _URL_RE = re.compile(r"https?://[^\s\"'<>]+")
 
 
 def redact_url(url: str | httpx.URL) -> str:
-    """Return ``url`` with the value of every secret query parameter replaced by ``***``."""
+    """Return ``url`` with its secrets replaced by ``***``: the password of its user part
+    (database and broker URLs) and the value of every secret query parameter (GET gateways).
+    """
     parts = urlsplit(str(url))
+    if parts.password:
+        userinfo, _, host = parts.netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        parts = parts._replace(netloc=f"{user}:{MASK}@{host}")
     if not parts.query:
-        return str(url)
+        return urlunsplit(parts) if parts.password else str(url)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     masked = [(k, MASK if k.lower() in SECRET_QUERY_PARAMS else v) for k, v in pairs]
     return urlunsplit(parts._replace(query=urlencode(masked, safe="*,")))

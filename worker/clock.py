@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from campaigns.models import as_utc
+
+__all__ = ["as_utc", "utcnow"]
+
 
 def utcnow() -> datetime:
     """Now, as an aware UTC datetime."""
     return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """``value`` as aware UTC (a naive value is taken to be UTC already)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)

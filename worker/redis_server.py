@@ -22,6 +22,8 @@ from pathlib import Path
 
 import redis
 
+from providers import redact_url
+
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 10.0
@@ -72,7 +74,7 @@ def ensure_redis(url: str | None = None) -> RedisHandle:
     if url and _answers(url):
         return RedisHandle(url=url)
     if url:
-        log.info("no Redis answers at %s; starting a private redis-server", _hide_password(url))
+        log.info("no Redis answers at %s; starting a private redis-server", redact_url(url))
     return start_private_redis()
 
 
@@ -82,7 +84,7 @@ def start_private_redis() -> RedisHandle:
     workdir = Path(tempfile.mkdtemp(prefix="smsq-redis-"))
     last_error: Exception | None = None
     for _ in range(5):  # a free port can be taken between choosing and binding it
-        port = _free_port()
+        port = free_port()
         url = f"redis://127.0.0.1:{port}/0"
         process = _spawn(binary, port, workdir)
         try:
@@ -143,7 +145,8 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port free at the time of asking."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -190,10 +193,3 @@ def _kill(process: subprocess.Popen[bytes] | None) -> None:
     if process is not None and process.poll() is None:
         process.kill()
         process.wait(timeout=5)
-
-
-def _hide_password(url: str) -> str:
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"

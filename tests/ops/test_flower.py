@@ -40,7 +40,7 @@ from providers import Account
 from providers.sandbox.accounts import sandbox_accounts
 from providers.sandbox.client import SandboxProcess
 from worker.local import ClusterConfig, LocalCluster
-from worker.redis_server import RedisHandle, start_private_redis
+from worker.redis_server import RedisHandle, free_port, start_private_redis
 
 pytestmark = pytest.mark.integration
 
@@ -59,13 +59,6 @@ SEEN_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _smsq() -> str:
     path = Path(sys.executable).with_name("smsq")
     assert path.is_file(), f"the smsq console script is not installed next to {sys.executable}"
@@ -78,7 +71,7 @@ class FlowerProcess:
     """
 
     def __init__(self, env: Mapping[str, str], workdir: Path, name: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.stderr_path = workdir / f"{name}.err"
         argv = [_smsq(), "flower", "--port", str(self.port), "--address", "127.0.0.1"]

@@ -155,3 +155,16 @@ def test_unknown_code_with_account_wording_pauses_else_fails(
     else:
         results = outcome_for_code(batch, {}, "12", message, 200)
         assert [(r.state, r.code) for r in results] == [(ResultState.FAILED, "12")] * 2
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis://:s3cret@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+        ("postgresql+psycopg://smsq:pw@pg:5432/smsq", "postgresql+psycopg://smsq:***@pg:5432/smsq"),
+        ("postgresql+psycopg://nobody@127.0.0.1:1/x", "postgresql+psycopg://nobody@127.0.0.1:1/x"),
+        ("sqlite:////tmp/smsq.db", "sqlite:////tmp/smsq.db"),
+    ],
+)
+def test_redact_url_masks_a_password_in_the_user_part(url: str, expected: str) -> None:
+    assert redact_url(url) == expected

@@ -8,7 +8,6 @@ the ground truth that no number was sent twice and that "sent" means sent.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from providers.sandbox.accounts import sandbox_accounts
 from providers.sandbox.client import SandboxClient, SandboxProcess
 from worker.clock import utcnow
 from worker.local import ClusterConfig, LocalCluster
-from worker.redis_server import RedisHandle
+from worker.redis_server import RedisHandle, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -145,13 +144,6 @@ def numbers(provider: str, start: int, count: int) -> list[str]:
     return [shapes[provider].format(start + i) for i in range(count)]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _accounts(sandbox_url: str, late_port: int) -> dict[str, Account]:
     demo = sandbox_accounts(sandbox_url)
     fast = {"timeout_s": TIMEOUT_S}
@@ -184,7 +176,7 @@ def _deployment(
     workdir = tmp_path_factory.mktemp("cluster")
     db_url = f"sqlite:///{workdir / 'smsq.db'}"
     upgrade(db_url)
-    late_port = _free_port()
+    late_port = free_port()
     config = ClusterConfig(
         database_url=db_url, broker_url=redis_server.url, workdir=Path(workdir),
         accounts=_accounts(sandbox_proc.url, late_port), tick_interval_s=TICK_S,
