@@ -37,7 +37,10 @@ from campaigns.recipients_input import Row
 from campaigns.spec import CampaignSpec
 from campaigns.suppression import SuppressionLookup
 
-CHUNK_ROWS = 20_000
+# Rows per chunk. Each chunk costs the writer thread a few hand-offs of the GIL (up to the 5 ms
+# switch interval each) and one sweep of the unique index; 50,000 planned a million numbers
+# about 1 s faster than 20,000, for some 15 MB more memory.
+CHUNK_ROWS = 50_000
 _RAW_CHARS = 32  # Recipient.msisdn's width: an invalid row keeps at most this much raw input
 _EXAMPLES = 3  # reasons quoted in an error about the whole list
 
