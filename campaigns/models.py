@@ -171,7 +171,8 @@ class Recipient(Base):
             postgresql_where=text("state NOT IN ('invalid', 'duplicate')"),
         ),
         Index("ix_recipients_batch", "batch_id"),
-        Index("ix_recipients_campaign_state", "campaign_id", "state"),
+        # Not (campaign_id, state): a state change would move the entry (migration 0002).
+        Index("ix_recipients_campaign", "campaign_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

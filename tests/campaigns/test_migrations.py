@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
@@ -20,7 +22,7 @@ def _differences(url: str) -> list[object]:
 
 
 def test_upgraded_schema_matches_the_models(db_url: str) -> None:
-    assert current_revision(db_url) == "0001"
+    assert current_revision(db_url) == "0002"
     assert _differences(db_url) == []
 
 
@@ -44,7 +46,7 @@ def test_upgrade_is_idempotent_and_works_on_an_empty_file(tmp_path: object) -> N
     assert current_revision(url) is None
     upgrade(url)
     upgrade(url)  # a second run changes nothing
-    assert current_revision(url) == "0001"
+    assert current_revision(url) == "0002"
     assert _differences(url) == []
 
 
@@ -57,3 +59,57 @@ def test_a_differing_model_would_be_noticed(sqlite_url: str) -> None:
     finally:
         engine.dispose()
     assert _differences(sqlite_url) != []
+
+
+def test_0002_upgrades_a_0001_database_keeping_its_rows_and_downgrades(tmp_path: object) -> None:
+    from alembic import command
+
+    from campaigns.schema import alembic_config
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    upgrade(url, "0001")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO campaigns (id, account, provider, state, max_segments, "
+                "recipients_total, batches_total, credits_planned, created_at) "
+                "VALUES (1, 'a', 'smspresto', 'running', 10, 1, 0, 1, '2026-01-01 00:00:00')"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO recipients (campaign_id, row_no, msisdn, state, attempts) "
+                "VALUES (1, 1, '2250701020304', 'pending', 0)"
+            )
+        upgrade(url)
+        assert current_revision(url) == "0002"
+        assert _differences(url) == []
+        names = {i["name"] for i in inspect(engine).get_indexes("recipients")}
+        assert "ix_recipients_campaign" in names and "ix_recipients_campaign_state" not in names
+        with engine.connect() as conn:
+            kept = conn.exec_driver_sql("SELECT msisdn, state FROM recipients").all()
+        assert kept == [("2250701020304", "pending")]
+
+        command.downgrade(alembic_config(url), "0001")
+        names = {i["name"] for i in inspect(engine).get_indexes("recipients")}
+        assert "ix_recipients_campaign_state" in names and "ix_recipients_campaign" not in names
+    finally:
+        engine.dispose()
+
+
+def test_counts_and_outcome_updates_read_through_an_index(sqlite_url: str) -> None:
+    """Per-campaign reads and per-batch writes never scan the whole recipients table."""
+    queries = [
+        "SELECT state, count(*) FROM recipients WHERE campaign_id = 1 GROUP BY state",
+        "SELECT id FROM recipients WHERE campaign_id = 1 AND id > 5 ORDER BY id LIMIT 10",
+        "UPDATE recipients SET state = 'sent' WHERE batch_id = 3 AND state = 'in_flight'",
+    ]
+    engine = create_engine(sqlite_url)
+    try:
+        with engine.connect() as conn:
+            for query in queries:
+                plan = " ".join(
+                    str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}")
+                )
+                assert re.search(r"USING (COVERING )?INDEX ix_recipients_", plan), (query, plan)
+    finally:
+        engine.dispose()
