@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import sqlite3
 import statistics
 import sys
@@ -89,7 +90,14 @@ def naive_send(recipient_id: int) -> str:
 
 
 def _numbers(start: int, count: int) -> list[str]:
-    return [f"22507{i:08d}" for i in range(start, start + count)]
+    """``count`` distinct Ivorian mobile numbers in random order, as a real list comes.
+
+    Consecutive numbers would sit side by side in every index and flatter the database; a
+    random sample spreads each batch's rows over the whole index. Lists at different
+    ``start`` (a multiple of NUMBERS) differ in their eighth digit, so they never overlap.
+    """
+    block = start // NUMBERS
+    return [f"22507{block}{i:07d}" for i in random.Random(start).sample(range(10**7), count)]
 
 
 def _scalar(db_url: str, query: str, *params: object) -> Any:

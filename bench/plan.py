@@ -93,13 +93,13 @@ def _raw_rows(csv_path: str) -> list[tuple[object, ...]]:
         next(reader)
         for row_no, (number, _name) in enumerate(reader, start=1):
             if len(number) != 10:
-                rows.append((1, row_no, number, None, "invalid", "too short", *_NULLS, 0))
+                rows.append((1, row_no, number, None, "invalid", "too short", *_NULLS, 0, False))
             elif number in seen:
-                rows.append((1, row_no, number, None, "duplicate", "repeat", *_NULLS, 0))
+                rows.append((1, row_no, number, None, "duplicate", "repeat", *_NULLS, 0, False))
             else:
                 seen.add(number)
                 rows.append((1, row_no, number, row_no // 100 + 1, "pending", None,
-                             None, None, 1, 1.0, 0))  # fmt: skip
+                             None, None, 1, 1.0, 0, True))  # fmt: skip
     return rows
 
 

@@ -41,11 +41,12 @@ RECIPIENT_COLUMNS = (
     "segments",
     "credits",
     "attempts",
+    "unique_in_campaign",
 )
 # A full recipient row, in RECIPIENT_COLUMNS order (COPY, executemany).
 RecipientRow = tuple[
     int, int, str, int | None, str, str | None, str | None, str | None, int | None,
-    float | None, int,
+    float | None, int, bool,
 ]  # fmt: skip
 # A sendable row: (row number, msisdn, batch id, text if it differs in its batch, params,
 # segments). Its state is pending and its planned credits are its segments.
@@ -62,9 +63,9 @@ _SQLITE_INSERT = (
 # chunk in one call that releases the GIL (executemany takes the GIL back after every row).
 _SQLITE_JSON_PENDING = (
     "INSERT INTO recipients (campaign_id, row_no, msisdn, batch_id, state, text, params, "
-    "segments, credits, attempts) "
+    "segments, credits, attempts, unique_in_campaign) "
     f"SELECT ?, value->>0, value->>1, value->>2, '{RecipientState.PENDING}', value->>3, "
-    "value->>4, value->>5, value->>5 * 1.0, 0 FROM json_each(?)"
+    "value->>4, value->>5, value->>5 * 1.0, 0, 1 FROM json_each(?)"
 )
 _SQLITE_JSON_BATCHES = (
     "INSERT INTO batches (id, campaign_id, seq, state, size, text, attempts) "
@@ -79,15 +80,18 @@ _PACKED_BATCH_IDS = 10**12
 _PACKED_SEGMENTS = 10**3
 _SQLITE_PACKED_PENDING = (
     "INSERT INTO recipients (campaign_id, row_no, msisdn, batch_id, state, segments, "
-    "credits, attempts) "
+    "credits, attempts, unique_in_campaign) "
     "SELECT ?, CAST(substr(value, instr(value, ',') + 1) AS INTEGER), "
     "substr(value, 1, instr(value, ',') - 1), CAST(substr(value, -15, 12) AS INTEGER), "
     f"'{RecipientState.PENDING}', CAST(substr(value, -3) AS INTEGER), "
-    "CAST(substr(value, -3) AS REAL), 0 FROM json_each(?)"
+    "CAST(substr(value, -3) AS REAL), 0, 1 FROM json_each(?)"
 )
+_REPEATABLE = (RecipientState.INVALID, RecipientState.DUPLICATE)  # may repeat a number
 _SQLITE_JSON_SETTLED = (
-    "INSERT INTO recipients (campaign_id, row_no, msisdn, state, reason, segments, attempts) "
-    "SELECT ?, value->>0, value->>1, value->>2, value->>3, value->>4, 0 FROM json_each(?)"
+    "INSERT INTO recipients (campaign_id, row_no, msisdn, state, reason, segments, attempts, "
+    "unique_in_campaign) "
+    "SELECT ?, value->>0, value->>1, value->>2, value->>3, value->>4, 0, "
+    f"value->>2 NOT IN {_REPEATABLE!r} FROM json_each(?)"
 )
 _COPY = f"COPY recipients ({', '.join(RECIPIENT_COLUMNS)}) FROM STDIN"
 
@@ -164,11 +168,11 @@ def prepare_chunk(
     pending.sort(key=_MSISDN)
     prepared = PreparedChunk(batch_rows(campaign_id, closed, ids))
     rows: list[RecipientRow] = [
-        (campaign_id, k, m, None, state, reason, None, None, segs, None, 0)
-        for k, m, state, reason, segs in settled
+        (campaign_id, k, m, None, st, reason, None, None, segs, None, 0, st not in _REPEATABLE)
+        for k, m, st, reason, segs in settled
     ]
     rows.extend(
-        (campaign_id, k, m, b, RecipientState.PENDING, None, t, p, s, float(s), 0)
+        (campaign_id, k, m, b, RecipientState.PENDING, None, t, p, s, float(s), 0, True)
         for k, m, b, t, p, s in pending
     )
     prepared.rows = rows

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -157,7 +159,10 @@ class Recipient(Base):
 
     Unique on (campaign, msisdn) for every number that can be sent; ``invalid`` and
     ``duplicate`` rows are exempt (partial index), because a duplicate is by definition the
-    same number again and an invalid row keeps the raw input, which may repeat.
+    same number again and an invalid row keeps the raw input, which may repeat. The index
+    reads ``unique_in_campaign``, fixed at planning, and not ``state``: a predicate on a
+    column the worker updates would make each state change delete and re-insert the row's
+    index entry (migration 0003).
     """
 
     __tablename__ = "recipients"
@@ -167,8 +172,8 @@ class Recipient(Base):
             "campaign_id",
             "msisdn",
             unique=True,
-            sqlite_where=text("state NOT IN ('invalid', 'duplicate')"),
-            postgresql_where=text("state NOT IN ('invalid', 'duplicate')"),
+            sqlite_where=text("unique_in_campaign"),
+            postgresql_where=text("unique_in_campaign"),
         ),
         Index("ix_recipients_batch", "batch_id"),
         # Not (campaign_id, state): a state change would move the entry (migration 0002).
@@ -192,6 +197,8 @@ class Recipient(Base):
     gateway_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # False only for invalid and duplicate rows, which may repeat a number; never updated.
+    unique_in_campaign: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Suppression(Base):

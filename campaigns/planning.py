@@ -26,6 +26,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import itemgetter
 from typing import Protocol
 
 from campaigns import segments
@@ -49,6 +50,7 @@ _EXAMPLES = 3  # reasons quoted in an error about the whole list
 Settled = tuple[int, str, str, str, int | None]
 # (row number, msisdn, E.164 digits, placeholder values): a new valid number of the chunk.
 _Fresh = tuple[int, str, str, tuple[str | None, ...] | None]
+_MSISDN = itemgetter(1)
 
 
 class Sink(Protocol):
@@ -158,6 +160,11 @@ class Planner:
             blocked = suppressions.suppressed({e164 for _, _, e164, _ in fresh})
             if blocked:
                 fresh = self._settle_suppressed(fresh, blocked)
+        # Batches are filled in number order within the chunk, and rows are written in that
+        # order too: each batch's rows are then neighbours in the table and the unique index
+        # is filled in one sweep. The worker updates a batch's rows twice; scattered over a
+        # chunk they cost a page each (sending random lists was 1.8x slower in bench.e2e).
+        fresh.sort(key=_MSISDN)
         if self._plain is not None:
             self._plan_plain(fresh, self._plain)
         else:

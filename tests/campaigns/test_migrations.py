@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
@@ -22,7 +23,7 @@ def _differences(url: str) -> list[object]:
 
 
 def test_upgraded_schema_matches_the_models(db_url: str) -> None:
-    assert current_revision(db_url) == "0002"
+    assert current_revision(db_url) == "0003"
     assert _differences(db_url) == []
 
 
@@ -38,7 +39,8 @@ def test_partial_unique_index_is_partial(db_url: str) -> None:
     options = unique.get("dialect_options", {})
     clause = options.get("sqlite_where", options.get("postgresql_where"))
     assert clause is not None
-    assert "invalid" in str(clause) and "duplicate" in str(clause)
+    # The flag fixed at planning, not the state that the worker updates (migration 0003).
+    assert str(clause).strip("()") == "unique_in_campaign"
 
 
 def test_upgrade_is_idempotent_and_works_on_an_empty_file(tmp_path: object) -> None:
@@ -46,7 +48,7 @@ def test_upgrade_is_idempotent_and_works_on_an_empty_file(tmp_path: object) -> N
     assert current_revision(url) is None
     upgrade(url)
     upgrade(url)  # a second run changes nothing
-    assert current_revision(url) == "0002"
+    assert current_revision(url) == "0003"
     assert _differences(url) == []
 
 
@@ -61,7 +63,7 @@ def test_a_differing_model_would_be_noticed(sqlite_url: str) -> None:
     assert _differences(sqlite_url) != []
 
 
-def test_0002_upgrades_a_0001_database_keeping_its_rows_and_downgrades(tmp_path: object) -> None:
+def test_a_0001_database_upgrades_keeping_its_rows_and_downgrades(tmp_path: object) -> None:
     from alembic import command
 
     from campaigns.schema import alembic_config
@@ -74,24 +76,60 @@ def test_0002_upgrades_a_0001_database_keeping_its_rows_and_downgrades(tmp_path:
             conn.exec_driver_sql(
                 "INSERT INTO campaigns (id, account, provider, state, max_segments, "
                 "recipients_total, batches_total, credits_planned, created_at) "
-                "VALUES (1, 'a', 'smspresto', 'running', 10, 1, 0, 1, '2026-01-01 00:00:00')"
+                "VALUES (1, 'a', 'smspresto', 'running', 10, 4, 0, 1, '2026-01-01 00:00:00')"
             )
             conn.exec_driver_sql(
-                "INSERT INTO recipients (campaign_id, row_no, msisdn, state, attempts) "
-                "VALUES (1, 1, '2250701020304', 'pending', 0)"
+                "INSERT INTO recipients (campaign_id, row_no, msisdn, state, attempts) VALUES "
+                "(1, 1, '2250701020304', 'pending', 0), (1, 2, '2250701020304', 'duplicate', 0),"
+                " (1, 3, '12', 'invalid', 0), (1, 4, '12', 'invalid', 0)"
             )
         upgrade(url)
-        assert current_revision(url) == "0002"
+        assert current_revision(url) == "0003"
         assert _differences(url) == []
         names = {i["name"] for i in inspect(engine).get_indexes("recipients")}
         assert "ix_recipients_campaign" in names and "ix_recipients_campaign_state" not in names
         with engine.connect() as conn:
-            kept = conn.exec_driver_sql("SELECT msisdn, state FROM recipients").all()
-        assert kept == [("2250701020304", "pending")]
+            kept = conn.exec_driver_sql(
+                "SELECT row_no, msisdn, state, unique_in_campaign FROM recipients ORDER BY row_no"
+            ).all()
+        assert kept == [
+            (1, "2250701020304", "pending", 1),
+            (2, "2250701020304", "duplicate", 0),
+            (3, "12", "invalid", 0),
+            (4, "12", "invalid", 0),
+        ]
 
         command.downgrade(alembic_config(url), "0001")
-        names = {i["name"] for i in inspect(engine).get_indexes("recipients")}
-        assert "ix_recipients_campaign_state" in names and "ix_recipients_campaign" not in names
+        indexes = {i["name"]: i for i in inspect(engine).get_indexes("recipients")}
+        assert "ix_recipients_campaign_state" in indexes and "ix_recipients_campaign" not in indexes
+        where = indexes["uq_recipients_campaign_msisdn"]["dialect_options"]["sqlite_where"]
+        assert "invalid" in str(where)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM recipients").scalar_one() == 4
+    finally:
+        engine.dispose()
+
+
+def test_the_unique_index_refuses_a_repeated_sendable_number_only(sqlite_url: str) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    insert_row = (
+        "INSERT INTO recipients (campaign_id, row_no, msisdn, state, attempts, unique_in_campaign)"
+        " VALUES (1, ?, ?, ?, 0, ?)"
+    )
+    engine = create_engine(sqlite_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO campaigns (id, account, provider, state, max_segments, "
+                "recipients_total, batches_total, credits_planned, created_at) "
+                "VALUES (1, 'a', 'smspresto', 'running', 10, 4, 0, 1, '2026-01-01 00:00:00')"
+            )
+            conn.exec_driver_sql(insert_row, (1, "2250701020304", "pending", True))
+            conn.exec_driver_sql(insert_row, (2, "2250701020304", "duplicate", False))
+            conn.exec_driver_sql(insert_row, (3, "2250701020304", "duplicate", False))
+        with engine.begin() as conn, pytest.raises(IntegrityError):
+            conn.exec_driver_sql(insert_row, (4, "2250701020304", "suppressed", True))
     finally:
         engine.dispose()
 
