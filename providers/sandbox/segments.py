@@ -7,6 +7,8 @@ otherwise UCS-2 counted in UTF-16 code units (an emoji costs two).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
@@ -30,6 +32,7 @@ def gsm7_septets(text: str) -> int | None:
     return septets
 
 
+@lru_cache(maxsize=4096)  # a request repeats one text for hundreds of numbers
 def segment_count(text: str) -> int:
     """Segments (billable SMS parts) for ``text``; an empty text still costs one."""
     septets = gsm7_septets(text)
