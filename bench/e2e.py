@@ -1,4 +1,4 @@
-"""Benchmark: a 100,000-number campaign end to end, beside a naive one-task-per-number baseline.
+"""Benchmark: a campaign of 100,000 random numbers end to end, beside a naive baseline.
 
 A real deployment on this machine: a private redis-server, the sandbox (no added latency,
 demo accounts at 10,000 requests/s so the limiter never waits), one Celery worker with four
