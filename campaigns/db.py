@@ -1,7 +1,7 @@
 """Database engines and sessions, with the SQLite settings that let several processes share a file.
 
 SQLite is the default (one file, no server); PostgreSQL is the production database. Both are
-reached through SQLAlchemy 2; bulk writes use executemany on either.
+reached through SQLAlchemy 2; bulk writes of recipients are in ``campaigns.bulk``.
 """
 
 from __future__ import annotations

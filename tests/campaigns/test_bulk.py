@@ -99,3 +99,18 @@ def test_sqlite_statements_store_the_same_rows_as_plain_rows(
     assert by_row[7][6] == "Hi Sita ✓"  # a text that differs within its batch is kept
     assert by_row[8][7] == '["1"]' and by_row[8][6] is None  # template: parameters, no text
     assert by_row[11][4:6] == (RecipientState.REJECTED, "text is 12 segments")
+
+
+def test_plain_rows_path_stores_the_same_rows(tmp_path: Path) -> None:
+    """The row tuples (COPY on PostgreSQL, executemany on SQLite before 3.38) as written."""
+    ids = [7, 8, 9]
+    settled, closed = _chunk()
+    expected = prepare_chunk("postgresql", CAMPAIGN_ID, settled, closed, ids).rows
+    assert expected is not None
+
+    stored = _write(f"sqlite:///{tmp_path / 'rows.db'}", ids, "postgresql")
+
+    assert stored == sorted(expected)
+    assert [row[-1] for row in sorted(stored, key=lambda r: r[1])] == [
+        True, True, False, True, True, True, True, True, False, True, True,
+    ]  # fmt: skip  # rows 3 (invalid) and 9 (duplicate) may repeat a number
