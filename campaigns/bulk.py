@@ -86,7 +86,7 @@ _SQLITE_PACKED_PENDING = (
     f"'{RecipientState.PENDING}', CAST(substr(value, -3) AS INTEGER), "
     "CAST(substr(value, -3) AS REAL), 0, 1 FROM json_each(?)"
 )
-_REPEATABLE = (RecipientState.INVALID, RecipientState.DUPLICATE)  # may repeat a number
+_REPEATABLE = tuple(sorted(RecipientState.REPEATABLE))  # a tuple: its repr is SQL's IN list
 _SQLITE_JSON_SETTLED = (
     "INSERT INTO recipients (campaign_id, row_no, msisdn, state, reason, segments, attempts, "
     "unique_in_campaign) "

@@ -92,6 +92,7 @@ class RecipientState:
     UNKNOWN = "unknown"
     CANCELLED = "cancelled"
     PLANNED_TERMINAL = frozenset({INVALID, DUPLICATE, SUPPRESSED, REJECTED})
+    REPEATABLE = frozenset({INVALID, DUPLICATE})  # may repeat a number: unique_in_campaign false
     TERMINAL = frozenset(PLANNED_TERMINAL | {SENT, DELIVERED, FAILED, UNKNOWN, CANCELLED})
 
 
@@ -197,7 +198,7 @@ class Recipient(Base):
     gateway_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # False only for invalid and duplicate rows, which may repeat a number; never updated.
+    # False only for RecipientState.REPEATABLE rows (invalid, duplicate); never updated.
     unique_in_campaign: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import Connection, create_engine, inspect
 
 from campaigns.models import Base
 from campaigns.schema import current_revision, upgrade
@@ -63,6 +63,15 @@ def test_a_differing_model_would_be_noticed(sqlite_url: str) -> None:
     assert _differences(sqlite_url) != []
 
 
+def _insert_campaign(conn: Connection) -> None:
+    """Campaign 1, in the columns every revision has."""
+    conn.exec_driver_sql(
+        "INSERT INTO campaigns (id, account, provider, state, max_segments, "
+        "recipients_total, batches_total, credits_planned, created_at) "
+        "VALUES (1, 'a', 'smspresto', 'running', 10, 4, 0, 1, '2026-01-01 00:00:00')"
+    )
+
+
 def test_a_0001_database_upgrades_keeping_its_rows_and_downgrades(tmp_path: object) -> None:
     from alembic import command
 
@@ -73,11 +82,7 @@ def test_a_0001_database_upgrades_keeping_its_rows_and_downgrades(tmp_path: obje
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.exec_driver_sql(
-                "INSERT INTO campaigns (id, account, provider, state, max_segments, "
-                "recipients_total, batches_total, credits_planned, created_at) "
-                "VALUES (1, 'a', 'smspresto', 'running', 10, 4, 0, 1, '2026-01-01 00:00:00')"
-            )
+            _insert_campaign(conn)
             conn.exec_driver_sql(
                 "INSERT INTO recipients (campaign_id, row_no, msisdn, state, attempts) VALUES "
                 "(1, 1, '2250701020304', 'pending', 0), (1, 2, '2250701020304', 'duplicate', 0),"
@@ -120,11 +125,7 @@ def test_the_unique_index_refuses_a_repeated_sendable_number_only(sqlite_url: st
     engine = create_engine(sqlite_url)
     try:
         with engine.begin() as conn:
-            conn.exec_driver_sql(
-                "INSERT INTO campaigns (id, account, provider, state, max_segments, "
-                "recipients_total, batches_total, credits_planned, created_at) "
-                "VALUES (1, 'a', 'smspresto', 'running', 10, 4, 0, 1, '2026-01-01 00:00:00')"
-            )
+            _insert_campaign(conn)
             conn.exec_driver_sql(insert_row, (1, "2250701020304", "pending", True))
             conn.exec_driver_sql(insert_row, (2, "2250701020304", "duplicate", False))
             conn.exec_driver_sql(insert_row, (3, "2250701020304", "duplicate", False))
