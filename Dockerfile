@@ -5,6 +5,7 @@ COPY pyproject.toml README.md ./
 COPY providers ./providers
 COPY campaigns ./campaigns
 COPY worker ./worker
+COPY smsq ./smsq
 RUN pip install --no-cache-dir .
 # `smsq beat` keeps its schedule in ./var; /app is root's, so make the one folder nobody writes.
 RUN install -d -o nobody /app/var

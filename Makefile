@@ -19,8 +19,8 @@ demo: $(STAMP)
 	$(BIN)/smsq demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check providers campaigns worker tests
-	$(BIN)/ruff format --check providers campaigns worker tests
+	$(BIN)/ruff check providers campaigns worker smsq bench tests
+	$(BIN)/ruff format --check providers campaigns worker smsq bench tests
 	$(BIN)/mypy
 
 unit: $(STAMP)

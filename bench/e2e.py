@@ -146,8 +146,8 @@ def _campaign_run(cluster: LocalCluster, db_url: str, start: int) -> dict[str, f
     ended = time.perf_counter()
     _check_all_sent(db_url, campaign_id)
     return {
-        "msgs_per_s": NUMBERS / (ended - began),
-        "send_msgs_per_s": NUMBERS / (ended - sent_at[0]),
+        "messages_per_s": NUMBERS / (ended - began),
+        "send_messages_per_s": NUMBERS / (ended - sent_at[0]),
         "plan_s": sent_at[0] - began,
         "total_s": ended - began,
     }
@@ -213,7 +213,7 @@ def _measure(db_url: str, redis_url: str, sandbox_url: str, naive: bool) -> dict
             runs = [_campaign_run(cluster, db_url, i * NUMBERS) for i in range(RUNS)]
             result = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
             if naive:
-                result["naive_msgs_per_s"] = _naive_run(cluster, db_url)
+                result["naive_messages_per_s"] = _naive_run(cluster, db_url)
         dispose_engines()
     return result
 
@@ -250,7 +250,7 @@ def run() -> dict[str, float]:
     try:
         with SandboxProcess() as sandbox, tempfile.TemporaryDirectory() as tmp:
             sqlite = _measure(f"sqlite:///{tmp}/bench.db", redis.url, sandbox.url, naive=True)
-            pg: dict[str, float] = {"msgs_per_s": math.nan, "send_msgs_per_s": math.nan}
+            pg: dict[str, float] = {"messages_per_s": math.nan, "send_messages_per_s": math.nan}
             name = _postgres_database()
             if name is not None:
                 try:
@@ -260,12 +260,12 @@ def run() -> dict[str, float]:
     finally:
         redis.stop()
     return {
-        "e2e_sqlite_msgs_per_s": sqlite["msgs_per_s"],
-        "e2e_postgres_msgs_per_s": pg["msgs_per_s"],
-        "naive_msgs_per_s": sqlite["naive_msgs_per_s"],
-        "e2e_vs_naive_ratio": sqlite["msgs_per_s"] / sqlite["naive_msgs_per_s"],
-        "e2e_sqlite_send_phase_msgs_per_s": sqlite["send_msgs_per_s"],
-        "e2e_postgres_send_phase_msgs_per_s": pg["send_msgs_per_s"],
+        "e2e_sqlite_msgs_per_s": sqlite["messages_per_s"],
+        "e2e_postgres_msgs_per_s": pg["messages_per_s"],
+        "naive_msgs_per_s": sqlite["naive_messages_per_s"],
+        "e2e_vs_naive_ratio": sqlite["messages_per_s"] / sqlite["naive_messages_per_s"],
+        "e2e_sqlite_send_phase_msgs_per_s": sqlite["send_messages_per_s"],
+        "e2e_postgres_send_phase_msgs_per_s": pg["send_messages_per_s"],
         "e2e_sqlite_plan_s": sqlite["plan_s"],
         "campaign_numbers": float(NUMBERS),
         "naive_sample_numbers": float(NAIVE_NUMBERS),

@@ -11,14 +11,22 @@ open batches; that only makes a few batches smaller than they could be.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from campaigns.errors import InputError
 from providers import Account, Adapter, GatewayError
 from providers import Batch as RequestBatch
 
-# (key, msisdn, rendered text, params JSON or None, segments). The key is the row number at
-# submit time and the recipient id when re-planning failures.
-Item = tuple[int, str, str, str | None, int]
+
+class Item(NamedTuple):
+    """One sendable recipient on its way into a batch."""
+
+    key: int  # the row number at submit time; the recipient id when re-planning failures
+    msisdn: str
+    text: str  # rendered
+    params: str | None  # JSON list of template parameter values
+    segments: int
+
 
 # Two digit strings that stand for numbers when measuring a request's URL: only their length
 # and the separator between them matter.

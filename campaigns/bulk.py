@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, text
 
 from campaigns.batching import ClosedBatch
-from campaigns.models import BatchState, RecipientState
+from campaigns.models import REPEATABLE, BatchState, RecipientState
 from campaigns.planning import Settled
 from campaigns.tables import BATCHES
 
@@ -43,8 +43,8 @@ RECIPIENT_COLUMNS = (
     "attempts",
     "unique_in_campaign",
 )
-# A full recipient row, in RECIPIENT_COLUMNS order (COPY, executemany).
-RecipientRow = tuple[
+# A full recipient row as COPY and executemany take it, in RECIPIENT_COLUMNS order.
+CopyRow = tuple[
     int, int, str, int | None, str, str | None, str | None, str | None, int | None,
     float | None, int, bool,
 ]  # fmt: skip
@@ -86,7 +86,7 @@ _SQLITE_PACKED_PENDING = (
     f"'{RecipientState.PENDING}', CAST(substr(value, -3) AS INTEGER), "
     "CAST(substr(value, -3) AS REAL), 0, 1 FROM json_each(?)"
 )
-_REPEATABLE = tuple(sorted(RecipientState.REPEATABLE))  # a tuple: its repr is SQL's IN list
+_REPEATABLE = tuple(sorted(s.value for s in REPEATABLE))  # a tuple of str: its repr is SQL's IN
 _SQLITE_JSON_SETTLED = (
     "INSERT INTO recipients (campaign_id, row_no, msisdn, state, reason, segments, attempts, "
     "unique_in_campaign) "
@@ -146,7 +146,7 @@ class PreparedChunk:
     settled_json: str | None = None
     pending_json: str | None = None
     packed_json: str | None = None  # pending rows as "msisdn,row,batch+segments" strings
-    rows: list[RecipientRow] | None = None
+    rows: list[CopyRow] | None = None
 
 
 def prepare_chunk(
@@ -167,7 +167,7 @@ def prepare_chunk(
     pending = pending_rows(closed, ids)
     pending.sort(key=_MSISDN)
     prepared = PreparedChunk(batch_rows(campaign_id, closed, ids))
-    rows: list[RecipientRow] = [
+    rows: list[CopyRow] = [
         (campaign_id, k, m, None, st, reason, None, None, segs, None, 0, st not in _REPEATABLE)
         for k, m, st, reason, segs in settled
     ]

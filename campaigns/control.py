@@ -163,7 +163,7 @@ def _failed_pages(conn: Connection, campaign_id: int, fallback_text: str) -> Ite
             .order_by(RECIPIENTS.c.id)
             .limit(_RETRY_PAGE_ROWS)
         )  # fmt: skip
-        page: list[Item] = [tuple(r) for r in conn.execute(query)]
+        page = [Item._make(r) for r in conn.execute(query)]
         if page:
             yield page
         if len(page) < _RETRY_PAGE_ROWS:
@@ -204,7 +204,11 @@ def _campaign_row(conn: Connection, campaign_id: int) -> RowMapping:
 
 
 def _compare_and_set(
-    conn: Connection, campaign_id: int, allowed: Collection[str], action: str, **values: Any
+    conn: Connection,
+    campaign_id: int,
+    allowed: Collection[CampaignState],
+    action: str,
+    **values: Any,
 ) -> None:
     """Update the campaign only if it is in one of ``allowed`` states, else say why not."""
     result = conn.execute(
@@ -222,7 +226,9 @@ def _compare_and_set(
     raise _invalid(campaign_id, state, action, allowed)
 
 
-def _invalid(campaign_id: int, state: str, action: str, allowed: Collection[str]) -> InvalidState:
+def _invalid(
+    campaign_id: int, state: CampaignState, action: str, allowed: Collection[CampaignState]
+) -> InvalidState:
     return InvalidState(
         f"campaign {campaign_id} is {state}: cannot {action} it "
         f"(only a campaign that is {' or '.join(allowed)})"

@@ -1,18 +1,21 @@
 """The database schema: campaigns, their batches, one row per recipient, and the opt-out list.
 
 The database is the truth (DESIGN.md invariant 1): states live here, the broker carries ids.
-State names are plain strings checked by the code that moves them; the sets below are the
-vocabulary, shared by planning, the worker and the API.
+States are ``StrEnum``s (stored as their string values), so mypy tells a recipient state from
+a batch state; the ``*_TERMINAL`` sets below them are the vocabulary every layer shares.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Final, Generic, TypeVar
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Dialect,
     Float,
     ForeignKey,
     Index,
@@ -23,6 +26,9 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+E = TypeVar("E", bound=StrEnum)
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for 10^9 recipients.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -35,7 +41,7 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-class CampaignState:
+class CampaignState(StrEnum):
     """Campaign lifecycle.
 
     draft -> scheduled -> running <-> paused -> completed | cancelled | failed
@@ -48,10 +54,9 @@ class CampaignState:
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     FAILED = "failed"
-    TERMINAL = frozenset({COMPLETED, CANCELLED, FAILED})
 
 
-class PauseKind:
+class PauseKind(StrEnum):
     """Why a paused campaign is paused; only a window pause is lifted by the tick itself."""
 
     USER = "user"
@@ -59,7 +64,7 @@ class PauseKind:
     ACCOUNT = "account"  # the gateway refused the account (credentials, credits, sender, IP)
 
 
-class BatchState:
+class BatchState(StrEnum):
     """Batch lifecycle.
 
     pending -> claimed -> in_flight -> done | retry_wait | failed | unknown | cancelled
@@ -74,10 +79,9 @@ class BatchState:
     UNKNOWN = "unknown"
     CANCELLED = "cancelled"
     SPLIT = "split"  # replaced by smaller batches to isolate a number the gateway refused
-    TERMINAL = frozenset({DONE, FAILED, UNKNOWN, CANCELLED, SPLIT})
 
 
-class RecipientState:
+class RecipientState(StrEnum):
     """Recipient lifecycle (DESIGN.md States)."""
 
     INVALID = "invalid"
@@ -91,9 +95,39 @@ class RecipientState:
     FAILED = "failed"
     UNKNOWN = "unknown"
     CANCELLED = "cancelled"
-    PLANNED_TERMINAL = frozenset({INVALID, DUPLICATE, SUPPRESSED, REJECTED})
-    REPEATABLE = frozenset({INVALID, DUPLICATE})  # may repeat a number: unique_in_campaign false
-    TERMINAL = frozenset(PLANNED_TERMINAL | {SENT, DELIVERED, FAILED, UNKNOWN, CANCELLED})
+
+
+CS, BS, RS = CampaignState, BatchState, RecipientState
+CAMPAIGN_TERMINAL: Final = frozenset({CS.COMPLETED, CS.CANCELLED, CS.FAILED})
+BATCH_TERMINAL: Final = frozenset({BS.DONE, BS.FAILED, BS.UNKNOWN, BS.CANCELLED, BS.SPLIT})
+# Recipient states settled at planning (never sent), and those among them that may repeat a
+# number within one campaign (unique_in_campaign is false for these).
+PLANNED_TERMINAL: Final = frozenset({RS.INVALID, RS.DUPLICATE, RS.SUPPRESSED, RS.REJECTED})
+REPEATABLE: Final = frozenset({RS.INVALID, RS.DUPLICATE})
+RECIPIENT_TERMINAL: Final = PLANNED_TERMINAL | {
+    RS.SENT, RS.DELIVERED, RS.FAILED, RS.UNKNOWN, RS.CANCELLED,
+}  # fmt: skip
+
+
+class StateColumn(TypeDecorator[E], Generic[E]):
+    """A state column: ``VARCHAR(20)`` in the database, the state's ``StrEnum`` in Python.
+
+    The schema is the plain string column it always was (migrations compare it as such);
+    values read back are enum members, so the code that moves states is type-checked.
+    """
+
+    impl = String(20)
+    cache_ok = True
+
+    def __init__(self, enum: type[E]) -> None:
+        super().__init__()
+        self._enum = enum
+
+    def process_bind_param(self, value: E | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> E | None:
+        return None if value is None else self._enum(value)
 
 
 class Base(DeclarativeBase):
@@ -109,8 +143,10 @@ class Campaign(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     account: Mapped[str] = mapped_column(String(100))
     provider: Mapped[str] = mapped_column(String(40))
-    state: Mapped[str] = mapped_column(String(20), default=CampaignState.DRAFT, index=True)
-    pause_kind: Mapped[str | None] = mapped_column(String(20))
+    state: Mapped[CampaignState] = mapped_column(
+        StateColumn(CampaignState), default=CampaignState.DRAFT, index=True
+    )
+    pause_kind: Mapped[PauseKind | None] = mapped_column(StateColumn(PauseKind))
     reason: Mapped[str | None] = mapped_column(Text)  # human-readable, whenever paused/failed
     text: Mapped[str | None] = mapped_column(Text)  # the text or template as submitted
     template_id: Mapped[int | None] = mapped_column(Integer)  # SMSPlus.az approved template
@@ -140,7 +176,9 @@ class Batch(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)  # order within the campaign
-    state: Mapped[str] = mapped_column(String(20), default=BatchState.PENDING, index=True)
+    state: Mapped[BatchState] = mapped_column(
+        StateColumn(BatchState), default=BatchState.PENDING, index=True
+    )
     size: Mapped[int] = mapped_column(Integer)  # recipients in this batch
     text: Mapped[str | None] = mapped_column(Text)  # the one rendered text, when shared
     parent_id: Mapped[int | None] = mapped_column(BigId)  # set on halves of a split batch
@@ -186,7 +224,7 @@ class Recipient(Base):
     row_no: Mapped[int] = mapped_column(Integer)  # 1-based position in the submitted list
     msisdn: Mapped[str] = mapped_column(String(32))  # normalized for the gateway (raw if invalid)
     batch_id: Mapped[int | None] = mapped_column(BigId)
-    state: Mapped[str] = mapped_column(String(20))
+    state: Mapped[RecipientState] = mapped_column(StateColumn(RecipientState))
     reason: Mapped[str | None] = mapped_column(Text)  # why invalid/duplicate/suppressed/rejected
     text: Mapped[str | None] = mapped_column(Text)  # rendered text when it differs per recipient
     params: Mapped[str | None] = mapped_column(Text)  # JSON list of template parameter values
@@ -198,7 +236,7 @@ class Recipient(Base):
     gateway_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # False only for RecipientState.REPEATABLE rows (invalid, duplicate); never updated.
+    # False only for REPEATABLE rows (invalid, duplicate); never updated.
     unique_in_campaign: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 

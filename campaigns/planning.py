@@ -27,10 +27,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import itemgetter
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from campaigns import segments
-from campaigns.batching import ClosedBatch, UrlBudget
+from campaigns.batching import ClosedBatch, Item, UrlBudget
 from campaigns.errors import InputError, NothingToSend, TextTooLong
 from campaigns.models import RecipientState as RS
 from campaigns.numbers import InvalidNumber, normalizer
@@ -46,11 +46,24 @@ FIRST_CHUNK_ROWS = 5_000  # chunks double from here up to CHUNK_ROWS
 _RAW_CHARS = 32  # Recipient.msisdn's width: an invalid row keeps at most this much raw input
 _EXAMPLES = 3  # reasons quoted in an error about the whole list
 
-# (row number, msisdn or raw input, state, reason, segments): a row that is not sent.
-Settled = tuple[int, str, str, str, int | None]
 # (row number, msisdn, E.164 digits, placeholder values): a new valid number of the chunk.
 _Fresh = tuple[int, str, str, tuple[str | None, ...] | None]
 _MSISDN = itemgetter(1)
+
+
+class Settled(NamedTuple):
+    """A row that is not sent, settled at planning with its reason."""
+
+    row_no: int
+    msisdn: str  # normalized, or the raw input (cut to the column's width) when invalid
+    state: RS
+    reason: str
+    segments: int | None
+
+
+# Plain tuples are built through tuple.__new__ on the hot path: calling a NamedTuple class
+# costs 0.45 s per million rows against 0.27 s this way (the rows are the same objects).
+_new = tuple.__new__
 
 
 class Sink(Protocol):
@@ -184,8 +197,9 @@ class Planner:
         """The same text for everyone: measured once, no rendering, items made in bulk."""
         text, segs = self.spec.template.source, verdict.segments
         self._count_valid(len(fresh), verdict)
+        new = _new
         self._packer.add_many(
-            [(row_no, msisdn, text, None, segs) for row_no, msisdn, _, _ in fresh]
+            [new(Item, (row_no, msisdn, text, None, segs)) for row_no, msisdn, _, _ in fresh]
         )
 
     def _classify_numbers(self, chunk: list[Row]) -> list[_Fresh]:
@@ -223,7 +237,7 @@ class Planner:
             self._settle(row_no, msisdn, RS.REJECTED, verdict.reason, verdict.segments)
             return
         self._count_valid(1, verdict)
-        self._packer.add((row_no, msisdn, text, params, verdict.segments))
+        self._packer.add(Item(row_no, msisdn, text, params, verdict.segments))
 
     def _count_valid(self, count: int, verdict: _Verdict) -> None:
         if not count:
@@ -276,9 +290,14 @@ class Planner:
             raise TextTooLong(f"{template.field}: {where}{reason}")
 
     def _settle(
-        self, row_no: int, msisdn: str, state: str, reason: str, segs: int | None = None
+        self,
+        row_no: int,
+        msisdn: str,
+        state: RS,
+        reason: str,
+        segs: int | None = None,
     ) -> None:
-        self._settled.append((row_no, msisdn, state, reason, segs))
+        self._settled.append(_new(Settled, (row_no, msisdn, state, reason, segs)))
         tally = self.tally
         # The tally's counters are named after the planned-terminal states.
         setattr(tally, state, getattr(tally, state) + 1)

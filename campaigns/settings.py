@@ -14,6 +14,13 @@ from pydantic_settings import SettingsConfigDict
 
 from providers._accounts import SmsqSettingsBase
 
+# The worker's timing defaults, here once: Settings and worker.context.Timings both use them.
+TICK_INTERVAL_S = 2.0
+# A batch claimed or in flight for longer than this is presumed abandoned by a dead worker.
+STALE_AFTER_S = 120.0
+# Redis redelivers an unacknowledged task after this; it must exceed any task's run time.
+VISIBILITY_TIMEOUT_S = 3600
+
 
 class Settings(SmsqSettingsBase):
     """smsq's own settings (accounts are read separately, by ``providers.load_accounts``)."""
@@ -24,11 +31,9 @@ class Settings(SmsqSettingsBase):
     broker_url: str = "redis://127.0.0.1:6379/0"
     # Where the shared rate limiter keeps its buckets; the broker's Redis when unset.
     redis_url: str | None = None
-    tick_interval_s: float = Field(default=2.0, gt=0)
-    # A batch claimed or in flight for longer than this is presumed abandoned by a dead worker.
-    stale_after_s: float = Field(default=120.0, gt=0)
-    # Redis redelivers an unacknowledged task after this; it must exceed any task's run time.
-    visibility_timeout_s: int = Field(default=3600, gt=0)
+    tick_interval_s: float = Field(default=TICK_INTERVAL_S, gt=0)
+    stale_after_s: float = Field(default=STALE_AFTER_S, gt=0)
+    visibility_timeout_s: int = Field(default=VISIBILITY_TIMEOUT_S, gt=0)
 
     @property
     def limiter_url(self) -> str:

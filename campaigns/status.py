@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from campaigns.db import get_engine
-from campaigns.errors import CampaignNotFound
-from campaigns.models import RecipientState, as_utc
+from campaigns.errors import CampaignNotFound, InputError
+from campaigns.models import BatchState, CampaignState, PauseKind, RecipientState, as_utc
 from campaigns.tables import BATCHES, CAMPAIGNS, RECIPIENTS
 
 PAGE_ROWS = 2_000  # recipients read per query by iter_recipients
@@ -31,14 +31,14 @@ class CampaignInfo:
     name: str | None
     account: str
     provider: str
-    state: str
-    pause_kind: str | None
+    state: CampaignState
+    pause_kind: PauseKind | None
     reason: str | None
     encoding: str | None
     recipients_total: int
     batches_total: int
-    recipients: dict[str, int]
-    batches: dict[str, int]
+    recipients: dict[RecipientState, int]
+    batches: dict[BatchState, int]
     credits_planned: float
     credits_spent: float
     created_at: datetime
@@ -56,7 +56,7 @@ class RecipientInfo:
     id: int
     row_no: int
     msisdn: str
-    state: str
+    state: RecipientState
     reason: str | None
     batch_id: int | None
     text: str | None  # the rendered text when it differs per recipient within its batch
@@ -101,7 +101,7 @@ def get_campaign(campaign_id: int, *, database_url: str | None = None) -> Campai
     )  # fmt: skip
 
 
-def _counts(conn: Connection, table: Any, campaign_id: int) -> dict[str, int]:
+def _counts(conn: Connection, table: Any, campaign_id: int) -> dict[Any, int]:
     query = (
         select(table.c.state, func.count())
         .where(table.c.campaign_id == campaign_id)
@@ -111,22 +111,39 @@ def _counts(conn: Connection, table: Any, campaign_id: int) -> dict[str, int]:
 
 
 def iter_recipients(
-    campaign_id: int, state: str | None = None, *, database_url: str | None = None
+    campaign_id: int,
+    state: RecipientState | str | None = None,
+    *,
+    database_url: str | None = None,
 ) -> Iterator[RecipientInfo]:
     """Every recipient of the campaign (of one ``state`` if given), in row order of insertion.
 
     Streams page by page (keyset on id), each page in its own short transaction, so a
     million rows never sit in memory and no lock is held between pages.
     """
+    wanted = _recipient_state(state)
     engine = get_engine(database_url)
     with engine.connect() as conn:
         found = conn.execute(select(CAMPAIGNS.c.id).where(CAMPAIGNS.c.id == campaign_id)).first()
     if found is None:  # checked now, not at the first next()
         raise CampaignNotFound(f"campaign {campaign_id} does not exist")
-    return _pages(engine, campaign_id, state)
+    return _pages(engine, campaign_id, wanted)
 
 
-def _pages(engine: Engine, campaign_id: int, state: str | None) -> Iterator[RecipientInfo]:
+def _recipient_state(state: RecipientState | str | None) -> RecipientState | None:
+    """``state`` as a RecipientState; InputError naming the known ones for a typo."""
+    if state is None:
+        return None
+    try:
+        return RecipientState(state)
+    except ValueError:
+        known = ", ".join(s.value for s in RecipientState)
+        raise InputError(f"state {state!r} is not a recipient state (known: {known})") from None
+
+
+def _pages(
+    engine: Engine, campaign_id: int, state: RecipientState | None
+) -> Iterator[RecipientInfo]:
     last_id = 0
     while True:
         query = select(*_RECIPIENT_COLUMNS).where(

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -43,7 +43,14 @@ class Account(BaseModel):
     credentials: dict[str, SecretStr] = Field(default_factory=dict)
     sender: str | None = None
     rate_per_s: float | None = Field(default=None, gt=0, description="requests per second")
-    msgs_per_s: float | None = Field(default=None, gt=0, description="messages per second")
+    # One spelling of messages per second everywhere; ``msgs_per_s``, the key's first name,
+    # is still read from config files and the environment.
+    messages_per_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="messages per second",
+        validation_alias=AliasChoices("messages_per_s", "msgs_per_s"),
+    )
     max_recipients: int | None = Field(default=None, gt=0, description="override the adapter's")
     max_url_chars: int | None = Field(default=None, gt=200, description="override the adapter's")
     timeout_s: float = Field(default=30.0, gt=0)

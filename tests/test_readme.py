@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 import typer.main
 
-from campaigns.cli import app
+from campaigns import set_dispatcher
 from campaigns.settings import Settings, get_settings
 from providers.sandbox.client import SandboxClient
+from smsq.cli import app
+from tests.cli.helpers import Dispatches
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -108,9 +110,10 @@ def test_settings_named_in_the_readme_exist() -> None:
 
 
 def test_config_example_and_python_example_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: SandboxClient
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: SandboxClient, redis_url: str
 ) -> None:
-    """The README's TOML loads as written; pointed at the sandbox, its Python example runs."""
+    """The README's TOML loads as written; pointed at the sandbox and the private Redis, its
+    Python example runs and hands its campaign to the workers' broker."""
     from campaigns.db import dispose_engines
     from providers import load_accounts
 
@@ -121,6 +124,7 @@ def test_config_example_and_python_example_run(
     monkeypatch.setenv("SMSQ_CONFIG", str(config))
     monkeypatch.setenv("SMSQ_ACCOUNTS__NEPAL__CREDENTIALS__AUTH_TOKEN", "sandbox-aakash-token")
     monkeypatch.setenv("SMSQ_DATABASE_URL", f"sqlite:///{tmp_path}/readme.db")
+    monkeypatch.setenv("SMSQ_BROKER_URL", redis_url)
     get_settings.cache_clear()
     accounts = load_accounts()
     assert accounts["nepal"].secret("auth_token") == "sandbox-aakash-token"
@@ -133,8 +137,10 @@ def test_config_example_and_python_example_run(
     try:
         exec(compile(example, "README.md", "exec"), namespace)  # noqa: S102
     finally:
+        set_dispatcher(None)
         get_settings.cache_clear()
         dispose_engines()
     plan = namespace["plan"]
     assert (plan.valid, plan.invalid, plan.duplicate) == (2, 1, 1)  # type: ignore[attr-defined]
     assert isinstance(namespace["campaign_id"], int)
+    assert Dispatches(redis_url) == [namespace["campaign_id"]]  # worker.connect() worked

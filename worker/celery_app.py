@@ -67,8 +67,8 @@ def make_app(settings: Settings | None = None) -> Celery:
         worker_send_task_events=True,
         worker_hijack_root_logger=True,
         beat_schedule={
-            "smsq.tick": {
-                "task": "smsq.tick",
+            keys.TICK_TASK: {
+                "task": keys.TICK_TASK,
                 "schedule": settings.tick_interval_s,
                 "options": {
                     "queue": keys.CONTROL_QUEUE,

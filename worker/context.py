@@ -21,7 +21,13 @@ import redis
 from sqlalchemy import Connection, Engine
 
 from campaigns.db import get_engine
-from campaigns.settings import get_settings
+from campaigns.settings import (
+    STALE_AFTER_S,
+    TICK_INTERVAL_S,
+    VISIBILITY_TIMEOUT_S,
+    Settings,
+    get_settings,
+)
 from providers import Account, load_accounts
 from worker.clock import utcnow
 from worker.ratelimit import RateLimiter
@@ -35,9 +41,18 @@ HTTP_POOL_CONNECTIONS = 20
 class Timings:
     """The worker's timing knobs (from settings; tests shrink them)."""
 
-    tick_interval_s: float = 2.0
-    stale_after_s: float = 120.0
-    visibility_timeout_s: float = 3600.0
+    tick_interval_s: float = TICK_INTERVAL_S
+    stale_after_s: float = STALE_AFTER_S
+    visibility_timeout_s: float = float(VISIBILITY_TIMEOUT_S)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Timings:
+        """The timings a process's settings ask for."""
+        return cls(
+            tick_interval_s=settings.tick_interval_s,
+            stale_after_s=settings.stale_after_s,
+            visibility_timeout_s=float(settings.visibility_timeout_s),
+        )
 
 
 @dataclass
@@ -122,11 +137,7 @@ def get_context() -> WorkerContext:
                 accounts=load_accounts(),
                 limiter=RateLimiter(client),
                 http=make_http_client(),
-                timings=Timings(
-                    tick_interval_s=settings.tick_interval_s,
-                    stale_after_s=settings.stale_after_s,
-                    visibility_timeout_s=float(settings.visibility_timeout_s),
-                ),
+                timings=Timings.from_settings(settings),
                 redis=client,
             )
         return _context

@@ -16,6 +16,11 @@ PREFIX = "smsq:"
 # slow or failing gateway only ever backs up its own queue; dispatch and the tick go on the
 # control queue, which every worker consumes.
 CONTROL_QUEUE = "smsq.control"
+
+# Task names: the broker carries them, Flower shows them; sent by name (worker.dispatch).
+SEND_BATCH_TASK = "smsq.send_batch"
+DISPATCH_CAMPAIGN_TASK = "smsq.dispatch_campaign"
+TICK_TASK = "smsq.tick"
 SEND_QUEUE_PREFIX = "smsq.send."
 
 

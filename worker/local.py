@@ -23,12 +23,11 @@ from typing import Any
 
 from celery import Celery
 
-from campaigns.handoff import set_dispatcher
 from campaigns.settings import Settings
 from providers import Account
-from worker import keys
 from worker.celery_app import make_app
 from worker.cli_support import beat_argv, worker_argv
+from worker.dispatch import Dispatcher, install, uninstall
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -219,15 +218,11 @@ class LocalCluster:
 
     def dispatch(self, campaign_id: int) -> None:
         """Queue ``smsq.dispatch_campaign`` on this cluster's broker."""
-        options: dict[str, Any] = {
-            "queue": keys.CONTROL_QUEUE,
-            "argsrepr": f"campaign={campaign_id}",
-        }
-        self.app.send_task("smsq.dispatch_campaign", (campaign_id,), **options)
+        Dispatcher(self.app).notify(campaign_id)
 
     def install_dispatcher(self) -> None:
         """Make ``campaigns.handoff.notify`` in this process dispatch on this cluster."""
-        set_dispatcher(self.dispatch)
+        install(self.app)
 
     def __enter__(self) -> LocalCluster:
         return self
@@ -238,6 +233,6 @@ class LocalCluster:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        set_dispatcher(None)
+        uninstall()
         self.stop_all()
         self.app.close()

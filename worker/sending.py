@@ -52,7 +52,7 @@ from providers.registry import get_adapter
 from worker import store
 from worker.context import WorkerContext
 from worker.ratelimit import Rate, RateLimitTimeout
-from worker.store import BatchHead, BatchRef, RecipientRow
+from worker.store import BatchHead, BatchRef, ClaimedNumber
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def rate_for(account: Account, adapter: Adapter) -> Rate:
     """The account's shared limits: its own rate, else the gateway's documented default."""
     return Rate(
         requests_per_s=account.rate_per_s or adapter.limits.default_rate_per_s,
-        messages_per_s=account.msgs_per_s,
+        messages_per_s=account.messages_per_s,
     )
 
 
@@ -145,7 +145,7 @@ def timeout_for(account: Account) -> httpx.Timeout:
     return httpx.Timeout(connect=short, read=account.timeout_s, write=account.timeout_s, pool=short)
 
 
-def build_batch(head: BatchHead, rows: list[RecipientRow]) -> Batch:
+def build_batch(head: BatchHead, rows: list[ClaimedNumber]) -> Batch:
     """The adapter's batch from the stored rows: one text, a text each, or a template."""
     msisdns = tuple(r.msisdn for r in rows)
     if head.template_id is not None:
@@ -197,7 +197,7 @@ def _send_claimed(
     account: Account,
     adapter: Adapter,
     token: str,
-    rows: list[RecipientRow],
+    rows: list[ClaimedNumber],
 ) -> SendDecision:
     try:
         batch, request = _build_request(head, rows, account, adapter)
@@ -211,7 +211,7 @@ def _send_claimed(
 
 
 def _build_request(
-    head: BatchHead, rows: list[RecipientRow], account: Account, adapter: Adapter
+    head: BatchHead, rows: list[ClaimedNumber], account: Account, adapter: Adapter
 ) -> tuple[Batch, httpx.Request]:
     """The batch and its request; what cannot be built is a GatewayError like any other."""
     try:
@@ -284,17 +284,17 @@ def _store_results(
     ctx: WorkerContext,
     head: BatchHead,
     token: str,
-    rows: list[RecipientRow],
+    rows: list[ClaimedNumber],
     results: list[NumberResult],
 ) -> SendDecision:
     by_msisdn = {r.msisdn: r for r in results}
-    outcomes: list[store.OutcomeRow] = []
+    outcomes: list[store.NumberOutcome] = []
     for row in rows:
         res = by_msisdn.get(row.msisdn)
         if res is None:  # adapters answer for every number; this guards against one that didn't
             res = NumberResult(row.msisdn, ResultState.UNKNOWN, message="not in the answer")
         outcomes.append(
-            (
+            store.NumberOutcome(
                 _RESULT_STATE[res.state], res.provider_message_id, res.network, res.credits,
                 res.code, res.message, row.id,
             )
@@ -318,7 +318,7 @@ def _on_error(
     head: BatchHead,
     account: Account,
     token: str,
-    rows: list[RecipientRow],
+    rows: list[ClaimedNumber],
     err: GatewayError,
 ) -> SendDecision:
     pause_s = ctx.limiter.throttle(account.name) if err.throttled else 0.0
@@ -371,8 +371,8 @@ def _end(
     head: BatchHead,
     token: str,
     err: GatewayError,
-    batch_state: str,
-    recipient_state: str,
+    batch_state: BatchState,
+    recipient_state: RecipientState,
 ) -> SendDecision:
     with ctx.transaction() as conn:
         ended = store.end_batch(
@@ -405,7 +405,7 @@ def _pause_for_account(
 
 
 def _split(
-    ctx: WorkerContext, head: BatchHead, token: str, rows: list[RecipientRow], err: GatewayError
+    ctx: WorkerContext, head: BatchHead, token: str, rows: list[ClaimedNumber], err: GatewayError
 ) -> SendDecision:
     with ctx.transaction() as conn:
         new_ids = store.split(conn, head, token, [r.id for r in rows], ctx.clock())

@@ -19,7 +19,15 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Dialect, Engine, and_, exists, insert, or_, select, update
 
-from campaigns.models import Batch, BatchState, Campaign, CampaignState, Recipient, RecipientState
+from campaigns.models import (
+    Batch,
+    BatchState,
+    Campaign,
+    CampaignState,
+    PauseKind,
+    Recipient,
+    RecipientState,
+)
 from worker.clock import as_utc
 
 # Batch states from which work can still happen; a campaign is complete when it has none.
@@ -48,19 +56,19 @@ class BatchHead:
     id: int
     campaign_id: int
     seq: int
-    state: str
+    state: BatchState
     size: int
     text: str | None
     attempts: int
     next_attempt_at: datetime | None
-    campaign_state: str
+    campaign_state: CampaignState
     account: str
     provider: str
     template_id: int | None
     sender: str | None
 
 
-class RecipientRow(NamedTuple):
+class ClaimedNumber(NamedTuple):
     """One number of a claimed batch, as the request needs it."""
 
     id: int
@@ -94,6 +102,7 @@ def load_head(engine: Engine, batch_id: int) -> BatchHead | None:
     if row is None:
         return None
     values: list[Any] = list(row)
+    values[3], values[8] = BatchState(values[3]), CampaignState(values[8])  # raw: plain text
     if values[7] is not None:  # next_attempt_at: text from sqlite3, a datetime from psycopg
         when = values[7]
         values[7] = as_utc(datetime.fromisoformat(when) if isinstance(when, str) else when)
@@ -102,7 +111,7 @@ def load_head(engine: Engine, batch_id: int) -> BatchHead | None:
 
 def claim_in_flight(
     conn: Connection, batch_id: int, token: str, now: datetime, due_by: datetime | None = None
-) -> list[RecipientRow] | None:
+) -> list[ClaimedNumber] | None:
     """Claim the batch and mark it and its numbers in flight, in the caller's transaction.
 
     The compare-and-set admits one winner: the batch must be pending (or retry_wait and due
@@ -135,7 +144,7 @@ def claim_in_flight(
         f"WHERE batch_id = {p} AND state = 'pending' RETURNING id, msisdn, text, params",
         (_db_time(conn, now), batch_id),
     ).all()
-    return sorted((RecipientRow(*r) for r in rows), key=lambda r: r.id)
+    return sorted((ClaimedNumber(*r) for r in rows), key=lambda r: r.id)
 
 
 def _placeholder(conn: Connection) -> str:
@@ -183,11 +192,21 @@ _OUTCOME_PG_SQL = (
     "%s::bigint[]) AS v(st, pmid, net, cr, code, msg, rid) "
     "WHERE r.id = v.rid AND r.state = 'in_flight'"
 )
-# (state, provider message id, network, credits, code, message, recipient id)
-OutcomeRow = tuple[str, str | None, str | None, float | None, str | None, str | None, int]
 
 
-def _write_outcomes(conn: Connection, outcomes: Sequence[OutcomeRow], now: datetime) -> None:
+class NumberOutcome(NamedTuple):
+    """What the gateway said of one recipient, in the column order of the UPDATEs above."""
+
+    state: RecipientState
+    provider_message_id: str | None
+    network: str | None
+    credits: float | None
+    code: str | None
+    message: str | None
+    recipient_id: int
+
+
+def _write_outcomes(conn: Connection, outcomes: Sequence[NumberOutcome], now: datetime) -> None:
     if conn.dialect.name == "postgresql":
         columns = [list(column) for column in zip(*outcomes, strict=True)]
         conn.exec_driver_sql(_OUTCOME_PG_SQL, (now, *columns))
@@ -199,7 +218,7 @@ def _write_outcomes(conn: Connection, outcomes: Sequence[OutcomeRow], now: datet
 
 
 def write_results(
-    conn: Connection, head: BatchHead, token: str, outcomes: Sequence[OutcomeRow], now: datetime
+    conn: Connection, head: BatchHead, token: str, outcomes: Sequence[NumberOutcome], now: datetime
 ) -> bool:
     """The gateway answered: store each number's outcome, finish the batch and maybe the
     campaign. False (and nothing written) when the batch is no longer ours.
@@ -219,7 +238,7 @@ def write_results(
     return True
 
 
-def _uniform(outcomes: Sequence[OutcomeRow]) -> OutcomeRow | None:
+def _uniform(outcomes: Sequence[NumberOutcome]) -> NumberOutcome | None:
     """The one outcome every number shares, or None when any differs (ids aside).
 
     Gateways that answer for the whole batch (AakashSMS v1, SMSPlus.az, SMSPresto) give every
@@ -232,7 +251,7 @@ def _uniform(outcomes: Sequence[OutcomeRow]) -> OutcomeRow | None:
 
 
 def _write_uniform_outcome(
-    conn: Connection, batch_id: int, outcome: OutcomeRow, now: datetime
+    conn: Connection, batch_id: int, outcome: NumberOutcome, now: datetime
 ) -> None:
     """One set-based UPDATE for the whole batch instead of one per number.
 
@@ -257,8 +276,8 @@ def end_batch(
     head: BatchHead,
     token: str,
     *,
-    batch_state: str,
-    recipient_state: str,
+    batch_state: BatchState,
+    recipient_state: RecipientState,
     error_kind: str,
     code: str | None,
     message: str,
@@ -279,8 +298,10 @@ def end_batch(
     return True
 
 
-def _campaign_state(conn: Connection, campaign_id: int) -> str:
-    state: str = conn.execute(select(Campaign.state).where(Campaign.id == campaign_id)).scalar_one()
+def _campaign_state(conn: Connection, campaign_id: int) -> CampaignState:
+    state: CampaignState = conn.execute(
+        select(Campaign.state).where(Campaign.id == campaign_id)
+    ).scalar_one()
     return state
 
 
@@ -289,13 +310,13 @@ def send_back(
     head: BatchHead,
     token: str,
     *,
-    state: str,
+    state: BatchState,
     next_attempt_at: datetime | None,
     error_kind: str | None,
     error: str | None,
     now: datetime,
     undo_attempt: bool = False,
-) -> str | None:
+) -> BatchState | None:
     """Return an unsent batch to ``state`` (pending or retry_wait), its numbers to pending.
 
     A campaign cancelled meanwhile gets the batch cancelled instead, so nothing waits for a
@@ -322,7 +343,7 @@ def send_back(
     return state
 
 
-def pause_campaign(conn: Connection, campaign_id: int, kind: str, reason: str) -> bool:
+def pause_campaign(conn: Connection, campaign_id: int, kind: PauseKind, reason: str) -> bool:
     """Pause a running campaign by itself (``kind`` account or window), with a reason."""
     result = conn.execute(
         update(Campaign)

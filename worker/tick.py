@@ -1,4 +1,4 @@
-"""The periodic tick (Celery beat, every ``tick_interval_s``) and campaign dispatch.
+"""The periodic tick (Celery beat, every ``tick_interval_s``): what makes time pass.
 
 The database holds every send time and every state, so the tick is what makes time pass:
 
@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import redis
 from sqlalchemy import Connection, and_, func, or_, select, update
 
-from campaigns.models import Batch, BatchState, Campaign, CampaignState, PauseKind
-from worker import keys, recovery, store
-from worker.clock import as_utc
+from campaigns.models import Campaign, CampaignState, PauseKind
+from worker import dispatch, keys, recovery, store
 from worker.context import WorkerContext
 from worker.recovery import QueueDepth
 from worker.store import BatchRef
-from worker.windows import in_window
+from worker.windows import in_window, window_reason
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +81,11 @@ def run_tick(ctx: WorkerContext, queue_depth: QueueDepth) -> TickReport:
 def _tick_steps(ctx: WorkerContext, queue_depth: QueueDepth, report: TickReport) -> None:
     now = ctx.clock()
     with ctx.engine.begin() as conn:
-        for campaign_id in _due_campaigns(conn, now):
-            report.enqueue += _release(conn, campaign_id, now, report)
+        for campaign_id in dispatch.due_campaigns(conn, now):
+            released = dispatch.release_due(conn, campaign_id, now)
+            if released is not None:
+                report.released += 1
+                report.enqueue += released
         _apply_windows(conn, now, report)
         report.cancelled += recovery.cancel_leftovers(conn, now)
         report.unclaimed += recovery.unclaim_stale(conn, ctx, now)
@@ -95,109 +97,6 @@ def _tick_steps(ctx: WorkerContext, queue_depth: QueueDepth, report: TickReport)
     report.reconciled_sent += reconciled
     with ctx.engine.begin() as conn:
         report.completed += _complete_finished(conn, now)
-
-
-def dispatch(ctx: WorkerContext, campaign_id: int) -> list[BatchRef]:
-    """A campaign has work: release it if due, and list every batch it may send now.
-
-    Called on submit, resume and retry_failed; the tick does the same when the message is
-    lost, so a duplicate or a lost dispatch changes nothing but latency.
-    """
-    now = ctx.clock()
-    with ctx.engine.begin() as conn:
-        state = conn.execute(
-            select(Campaign.state).where(Campaign.id == campaign_id)
-        ).scalar_one_or_none()
-        if state == CampaignState.SCHEDULED and campaign_id in _due_campaigns(conn, now):
-            return _release(conn, campaign_id, now, TickReport())
-        if state == CampaignState.RUNNING:  # resumed, or failures re-planned
-            return _sendable_batches(conn, campaign_id, now, ctx.timings.tick_interval_s)
-    return []
-
-
-def _due_campaigns(conn: Connection, now: datetime) -> list[int]:
-    rows = conn.execute(
-        select(Campaign.id).where(
-            Campaign.state == CampaignState.SCHEDULED,
-            or_(Campaign.send_at.is_(None), Campaign.send_at <= now),
-        )
-    )
-    return [r[0] for r in rows]
-
-
-def _window_of(conn: Connection, campaign_id: int) -> tuple[str | None, str | None, str | None]:
-    row = conn.execute(
-        select(Campaign.window_start, Campaign.window_end, Campaign.window_tz).where(
-            Campaign.id == campaign_id
-        )
-    ).one()
-    return row[0], row[1], row[2]
-
-
-def _release(
-    conn: Connection, campaign_id: int, now: datetime, report: TickReport
-) -> list[BatchRef]:
-    """scheduled -> running (or paused by window when outside it); the batches to send."""
-    start, end, tz = _window_of(conn, campaign_id)
-    if not in_window(now, start, end, tz):
-        conn.execute(
-            update(Campaign)
-            .where(Campaign.id == campaign_id, Campaign.state == CampaignState.SCHEDULED)
-            .values(
-                state=CampaignState.PAUSED,
-                pause_kind=PauseKind.WINDOW,
-                reason=_window_reason(start, end, tz),
-            )
-        )
-        return []
-    released = conn.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign_id, Campaign.state == CampaignState.SCHEDULED)
-        .values(
-            state=CampaignState.RUNNING,
-            started_at=func.coalesce(Campaign.started_at, now),
-            pause_kind=None,
-            reason=None,
-        )
-    )
-    if released.rowcount != 1:
-        return []
-    report.released += 1
-    store.complete_if_done(conn, campaign_id, now)  # nothing to send (every number invalid)
-    return _sendable_batches(conn, campaign_id, now)
-
-
-def _window_reason(start: str | None, end: str | None, tz: str | None) -> str:
-    return f"outside the send window {start}-{end} ({tz or 'UTC'})"
-
-
-def _sendable_batches(
-    conn: Connection, campaign_id: int, now: datetime, fresh_s: float = 0.0
-) -> list[BatchRef]:
-    """Pending and retry_wait batches of a campaign, marked as just enqueued.
-
-    Batches enqueued less than ``fresh_s`` ago are left out: they have their message (a
-    dispatch arriving just after the tick released the campaign must not double it).
-    """
-    account = conn.execute(select(Campaign.account).where(Campaign.id == campaign_id)).scalar_one()
-    fresh_since = now - timedelta(seconds=fresh_s)
-    rows = conn.execute(
-        update(Batch)
-        .where(
-            Batch.campaign_id == campaign_id,
-            Batch.state.in_((BatchState.PENDING, BatchState.RETRY_WAIT)),
-            or_(Batch.updated_at.is_(None), Batch.updated_at <= fresh_since),
-        )
-        .values(updated_at=now)
-        .returning(Batch.id, Batch.seq, Batch.next_attempt_at)
-    ).all()
-    refs = []
-    for batch_id, _seq, due in sorted(rows, key=lambda r: (r[1], r[0])):
-        delay = (as_utc(due) - now).total_seconds() if due is not None else None
-        refs.append(
-            BatchRef(batch_id, campaign_id, account, delay if delay and delay > 0 else None)
-        )
-    return refs
 
 
 def _apply_windows(conn: Connection, now: datetime, report: TickReport) -> None:
@@ -220,14 +119,14 @@ def _apply_windows(conn: Connection, now: datetime, report: TickReport) -> None:
         inside = in_window(now, start, end, tz)
         if state == CampaignState.RUNNING and not inside:
             if store.pause_campaign(
-                conn, campaign_id, PauseKind.WINDOW, _window_reason(start, end, tz)
+                conn, campaign_id, PauseKind.WINDOW, window_reason(start, end, tz)
             ):
                 report.window_paused += 1
         elif (
             state == CampaignState.PAUSED and inside and _lift_window_pause(conn, campaign_id, now)
         ):
             report.window_resumed += 1
-            report.enqueue += _sendable_batches(conn, campaign_id, now)
+            report.enqueue += dispatch.sendable_batches(conn, campaign_id, now)
 
 
 def _lift_window_pause(conn: Connection, campaign_id: int, now: datetime) -> bool:

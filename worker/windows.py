@@ -29,3 +29,8 @@ def in_window(now: datetime, start: str | None, end: str | None, tz: str | None)
     if begin < finish:
         return begin <= local < finish
     return local >= begin or local < finish  # overnight (or a full day when equal)
+
+
+def window_reason(start: str | None, end: str | None, tz: str | None) -> str:
+    """Why a campaign waits: the reason a window pause shows to the user."""
+    return f"outside the send window {start}-{end} ({tz or 'UTC'})"

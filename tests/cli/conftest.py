@@ -2,9 +2,9 @@
 
 ``cli_env`` points ``SMSQ_CONFIG``, ``SMSQ_DATABASE_URL`` and ``SMSQ_BROKER_URL`` at a config
 file of the sandbox's funded accounts, a migrated SQLite file and the session's private Redis
-(never a shared one). ``smsq(*args)`` runs ``campaigns.cli.main`` and returns its exit code,
-stdout and stderr. The hand-off to the worker is recorded (``dispatched``) rather than
-published, except where a test installs a real one.
+(never a shared one). ``smsq(*args)`` runs ``smsq.cli.main`` and returns its exit code,
+stdout and stderr. The CLI hands campaigns to the workers for real (``worker.connect``), on
+the private Redis: ``dispatched`` reads what reached its control queue.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from campaigns import set_dispatcher
-from campaigns.cli import main
 from campaigns.db import dispose_engines
 from campaigns.settings import get_settings
-from tests.cli.helpers import NOWHERE, CliEnv, Result, funded_accounts
+from smsq.cli import main
+from tests.cli.helpers import NOWHERE, CliEnv, Dispatches, Result, funded_accounts
 
 
 @pytest.fixture
@@ -35,14 +35,16 @@ def cli_env(
 
 
 @pytest.fixture(autouse=True)
-def dispatched() -> Iterator[list[int]]:
-    """Campaign ids the CLI handed to the worker (the hand-off records instead of publishing)."""
-    import worker.tasks  # noqa: F401  (importing it installs the real hand-off; ours replaces it)
-
-    calls: list[int] = []
-    set_dispatcher(calls.append)
-    yield calls
+def _no_leftover_dispatcher() -> Iterator[None]:
+    # The CLI installs the real hand-off (worker.connect); it must not outlive the test.
+    yield
     set_dispatcher(None)
+
+
+@pytest.fixture
+def dispatched(cli_env: CliEnv) -> Dispatches:
+    """Campaign ids the CLI handed to the workers, read off the test broker's control queue."""
+    return Dispatches(cli_env.broker_url)
 
 
 @pytest.fixture

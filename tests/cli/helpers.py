@@ -6,6 +6,7 @@ the tests that must see exactly what a terminal would: one line, no traceback.
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import os
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import func, select
 
 from campaigns.db import dispose_engines, get_engine
@@ -27,6 +29,7 @@ from campaigns.settings import get_settings
 from campaigns.tables import BATCHES, CAMPAIGNS, RECIPIENTS
 from providers import Account
 from providers.sandbox.accounts import sandbox_accounts
+from worker import keys
 from worker.local import accounts_toml
 
 SMSQ = Path(sys.executable).parent / "smsq"
@@ -56,6 +59,35 @@ class Result:
         found = re.search(r"^campaign (\d+) \w+:", self.out, re.MULTILINE)
         assert found is not None, (self.out, self.err)
         return int(found.group(1))
+
+
+class Dispatches:
+    """The campaign ids in ``smsq.dispatch_campaign`` messages waiting on a Redis broker's
+    control queue, oldest first; compares equal to a list of ids (``dispatched == [7]``)."""
+
+    def __init__(self, broker_url: str) -> None:
+        self.broker_url = broker_url
+
+    def ids(self) -> list[int]:
+        """What the control queue holds now (kombu pushes on the left: newest first)."""
+        client = redis.Redis.from_url(self.broker_url)
+        try:
+            raw = client.lrange(keys.CONTROL_QUEUE, 0, -1)
+        finally:
+            client.close()
+        found = []
+        for item in reversed(raw):
+            message = json.loads(item)
+            if message["headers"]["task"] == keys.DISPATCH_CAMPAIGN_TASK:
+                args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+                found.append(int(args[0]))
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, list) and self.ids() == other
+
+    def __repr__(self) -> str:
+        return f"Dispatches({self.ids()})"
 
 
 def assert_one_line_error(result: Result, *words: str, code: int | None = None) -> str:

@@ -15,9 +15,9 @@ from rich.console import Console
 
 from campaigns import api
 from campaigns.db import dispose_engines
-from campaigns.demo import demo_campaigns, run_demo
 from campaigns.errors import CampaignNotFound
 from campaigns.settings import get_settings
+from smsq.demo import demo_campaigns, run_demo
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -21,6 +21,7 @@ from campaigns.tables import CAMPAIGNS
 from tests.cli.helpers import (
     UNREACHABLE_BROKER,
     CliEnv,
+    Dispatches,
     Result,
     assert_one_line_error,
     campaign_count,
@@ -129,7 +130,7 @@ CASES: list[tuple[str, tuple[str, ...], tuple[str, ...], int]] = [
 )
 def test_a_mistake_is_one_line(
     cli_env: CliEnv, smsq: Smsq, files: Path, argv: tuple[str, ...], words: tuple[str, ...],
-    code: int, dispatched: list[int],
+    code: int, dispatched: Dispatches,
 ) -> None:  # fmt: skip
     result = smsq(*(arg.replace("{tmp}", str(files)) for arg in argv))
     assert_one_line_error(result, *words, code=code)
@@ -156,7 +157,7 @@ def test_pausing_a_completed_campaign_names_its_state(cli_env: CliEnv, smsq: Sms
 
 
 def test_an_unreachable_broker_fails_fast_and_writes_nothing(
-    cli_env: CliEnv, smsq: Smsq, dispatched: list[int]
+    cli_env: CliEnv, smsq: Smsq, dispatched: Dispatches
 ) -> None:
     paused = smsq(*AAKASH, "9841000001", "--text", "Hi").campaign_id()
     assert smsq("pause", str(paused)).code == 0

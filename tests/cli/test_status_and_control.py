@@ -14,7 +14,14 @@ import httpx
 from providers import Batch
 from providers.registry import get_adapter
 from providers.sandbox.client import SandboxClient
-from tests.cli.helpers import NOWHERE, CliEnv, Result, assert_one_line_error, funded_accounts
+from tests.cli.helpers import (
+    NOWHERE,
+    CliEnv,
+    Dispatches,
+    Result,
+    assert_one_line_error,
+    funded_accounts,
+)
 
 Smsq = Callable[..., Result]
 
@@ -60,7 +67,7 @@ def test_status_json_of_one_and_of_all(cli_env: CliEnv, smsq: Smsq) -> None:
 
 
 def test_pause_resume_cancel_are_seen_by_status(
-    cli_env: CliEnv, smsq: Smsq, dispatched: list[int]
+    cli_env: CliEnv, smsq: Smsq, dispatched: Dispatches
 ) -> None:
     campaign_id = _submit(smsq, "steer", "9841000001", "9841000002", "9841000003")
     assert dispatched == [campaign_id]
@@ -99,7 +106,7 @@ def test_resume_of_a_campaign_still_ahead_goes_back_to_scheduled(
 
 
 def test_retry_failed_with_nothing_failed_changes_nothing(
-    cli_env: CliEnv, smsq: Smsq, dispatched: list[int]
+    cli_env: CliEnv, smsq: Smsq, dispatched: Dispatches
 ) -> None:
     campaign_id = _submit(smsq, "r", "9841000001")
     early = smsq("retry-failed", str(campaign_id))  # nothing was tried yet

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from campaigns import api
 from tests.cli.helpers import (
     CliEnv,
+    Dispatches,
     Result,
     campaign_count,
     campaign_row,
@@ -23,7 +24,7 @@ Smsq = Callable[..., Result]
 
 
 def test_numbers_as_arguments_and_comma_lists(
-    cli_env: CliEnv, smsq: Smsq, dispatched: list[int]
+    cli_env: CliEnv, smsq: Smsq, dispatched: Dispatches
 ) -> None:
     result = smsq(
         "submit", "--account", "aakashsms_v1", "9841000001,9841000002", "9841000003",
@@ -97,7 +98,7 @@ def test_a_send_window_in_a_time_zone(cli_env: CliEnv, smsq: Smsq) -> None:
 
 
 def test_the_same_idempotency_key_returns_the_same_campaign(
-    cli_env: CliEnv, smsq: Smsq, dispatched: list[int]
+    cli_env: CliEnv, smsq: Smsq, dispatched: Dispatches
 ) -> None:
     args = ("submit", "--account", "aakashsms_v1", "9841000001", "9841000002", "--text", "Once",
             "--idempotency-key", "order-42")  # fmt: skip
@@ -111,7 +112,7 @@ def test_the_same_idempotency_key_returns_the_same_campaign(
 
 
 def test_dry_run_writes_nothing_and_prints_the_estimate(
-    cli_env: CliEnv, smsq: Smsq, dispatched: list[int]
+    cli_env: CliEnv, smsq: Smsq, dispatched: Dispatches
 ) -> None:
     numbers = ("9841000001", "9841000002", "9841000001", "12345")  # a repeat, an invalid one
     args = ("submit", "--account", "aakashsms_v1", *numbers, "--text", "Hi", "--dry-run")

@@ -5,7 +5,7 @@ the Dockerfile and .env.example against each other and against the code.
   a volume and healthy before the one-shot migration, workers that scale, one beat, Flower
   behind a login, the sandbox.
 - Each smsq service's command is a real ``smsq`` subcommand with options it has (resolved on
-  the click command behind ``campaigns.cli.app``), and the image's entry point is ``smsq``.
+  the click command behind ``smsq.cli.app``), and the image's entry point is ``smsq``.
 - Each environment variable the code or a service reads is documented in .env.example, and
   each one documented there is read by something; its example values are valid settings.
 """
@@ -32,14 +32,14 @@ from flower.command import is_flower_envvar
 from sqlalchemy.engine import make_url
 from typer.core import TyperGroup
 
-from campaigns import cli
 from campaigns.settings import Settings
 from providers import load_accounts
 from providers.sandbox.cli import parser as sandbox_parser
+from smsq import cli
 from worker.cli_support import DEFAULT_BEAT_SCHEDULE
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("providers", "campaigns", "worker")
+PACKAGES = ("providers", "campaigns", "worker", "smsq")
 SMSQ_SERVICES = ("migrate", "worker", "beat", "flower", "sandbox")
 SERVICES = {"redis", "postgres", *SMSQ_SERVICES}
 # What the official postgres image reads from its environment (its documentation).
@@ -249,7 +249,7 @@ class Resolved:
 
 
 def resolve(words: list[str]) -> Resolved:
-    """Resolve ``words`` on the click command behind ``campaigns.cli.app`` and parse them:
+    """Resolve ``words`` on the click command behind ``smsq.cli.app`` and parse them:
     an unknown command, a missing subcommand or an unknown option fails here.
     """
     command = typer.main.get_command(cli.app)
@@ -303,7 +303,7 @@ def test_the_image_installs_the_project_and_runs_smsq() -> None:
     entrypoints = [args for keyword, args in steps if keyword == "ENTRYPOINT"]
     assert [json.loads(e) for e in entrypoints] == [["smsq"]]
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert pyproject["project"]["scripts"]["smsq"] == "campaigns.cli:main"
+    assert pyproject["project"]["scripts"]["smsq"] == "smsq.cli:main"
     installs = [a.split() for k, a in steps if k == "RUN" and "pip install" in a]
     assert any("." in words for words in installs), installs
     copied = {Path(a.split()[0]).name for k, a in steps if k == "COPY"}

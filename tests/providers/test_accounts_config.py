@@ -32,3 +32,18 @@ def test_unknown_provider_is_rejected_naming_the_field(
     monkeypatch.setenv("SMSQ_CONFIG", str(cfg))
     with pytest.raises(ValueError, match="provider"):
         load_accounts()
+
+
+def test_messages_per_s_is_also_read_under_its_old_name_msgs_per_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "smsq.toml"
+    base = 'provider = "aakashsms_v3"\nbase_url = "http://127.0.0.1:9"\n'
+    cfg.write_text(
+        f"[accounts.new]\n{base}messages_per_s = 200\n[accounts.old]\n{base}msgs_per_s = 150\n"
+        f"[accounts.env]\n{base}"
+    )
+    monkeypatch.setenv("SMSQ_CONFIG", str(cfg))
+    monkeypatch.setenv("SMSQ_ACCOUNTS__ENV__MSGS_PER_S", "75")
+    accounts = load_accounts()
+    assert [accounts[n].messages_per_s for n in ("new", "old", "env")] == [200, 150, 75]

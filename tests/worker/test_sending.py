@@ -1,6 +1,6 @@
 """The sending loop's decisions, one gateway behaviour per test, through httpx.MockTransport.
 
-Each test plans a real campaign (``submit_campaign``), releases it with ``tick.dispatch``
+Each test plans a real campaign (``submit_campaign``), releases it with ``dispatch.release``
 and runs ``sending.send_batch`` against a mock gateway; it then reads the database, the
 decision and the requests the gateway saw. Sleeps are recorded, never slept.
 """
@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select, update
 
 from campaigns.models import Batch, Campaign, Recipient
-from worker import keys, sending, store, tick
+from worker import dispatch, keys, sending, store
 from worker.clock import utcnow
 from worker.sending import Outcome
 
@@ -78,7 +78,7 @@ def batches(h: Harness, campaign_id: int) -> list[tuple[Any, ...]]:
 def start(h: Harness, account: str, numbers: list[Any], **kwargs: Any) -> tuple[int, list[int]]:
     """Submit and release a campaign; returns its id and its batch ids."""
     campaign_id = h.submit(account, numbers, **kwargs)
-    refs = tick.dispatch(h.ctx(presto_ok), campaign_id)
+    refs = dispatch.release(h.ctx(presto_ok), campaign_id)
     return campaign_id, [r.batch_id for r in refs]
 
 

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import select
 
 from campaigns.models import Batch, Campaign, Recipient
-from worker import sending, store, tick
+from worker import dispatch, sending, store, tick
 from worker.clock import utcnow
 
 from .conftest import Harness
@@ -49,7 +49,7 @@ def test_a_scheduled_campaign_is_released_at_its_time(harness: Harness) -> None:
     campaign_id = harness.submit("smspresto", PRESTO_NUMBERS, text="Hi", send_at=send_at)
     report = run(harness, send_at - timedelta(seconds=1))
     assert report.released == 0 and campaign_state(harness, campaign_id)[0] == "scheduled"
-    assert tick.dispatch(harness.ctx(presto_ok), campaign_id) == []  # not due: nothing
+    assert dispatch.release(harness.ctx(presto_ok), campaign_id) == []  # not due: nothing
     report = run(harness, send_at + timedelta(seconds=1))
     assert report.released == 1 and len(report.enqueue) == 1
     assert campaign_state(harness, campaign_id)[0] == "running"
@@ -73,7 +73,7 @@ def test_a_send_window_holds_sends_back_and_lets_them_go(harness: Harness) -> No
 
 def test_lost_messages_are_requeued_only_when_the_queue_is_empty(harness: Harness) -> None:
     campaign_id = harness.submit("smspresto", PRESTO_NUMBERS, text="Hi")
-    first = tick.dispatch(harness.ctx(presto_ok), campaign_id)
+    first = dispatch.release(harness.ctx(presto_ok), campaign_id)
     assert len(first) == 1
     later = utcnow() + timedelta(seconds=TIMINGS["tick_interval_s"] * 4)
     harness.now = later
@@ -87,7 +87,7 @@ def test_lost_messages_are_requeued_only_when_the_queue_is_empty(harness: Harnes
 
 def test_a_batch_left_in_flight_by_a_dead_worker_becomes_unknown(harness: Harness) -> None:
     campaign_id = harness.submit("aakashsms_v3", ["9841000001", "9841000002"], text="Hi")
-    [ref] = tick.dispatch(harness.ctx(presto_ok), campaign_id)
+    [ref] = dispatch.release(harness.ctx(presto_ok), campaign_id)
     with harness.ctx(presto_ok).engine.begin() as conn:  # a worker claims, then dies
         assert store.claim_in_flight(conn, ref.batch_id, "dead", utcnow())
     report = run(harness, utcnow() + timedelta(seconds=TIMINGS["stale_after_s"] + 1))
@@ -121,7 +121,7 @@ def archive(found: list[str], text: str) -> Gateway:
 
 def test_a_stale_batch_is_reconciled_through_the_archive(harness: Harness) -> None:
     campaign_id = harness.submit("smspresto", PRESTO_NUMBERS, text="Hi")
-    [ref] = tick.dispatch(harness.ctx(presto_ok), campaign_id)
+    [ref] = dispatch.release(harness.ctx(presto_ok), campaign_id)
     with harness.ctx(presto_ok).engine.begin() as conn:
         assert store.claim_in_flight(conn, ref.batch_id, "dead", utcnow())
     gateway = archive(PRESTO_NUMBERS[:2], "Hi")
@@ -138,7 +138,7 @@ def test_a_stale_batch_is_reconciled_through_the_archive(harness: Harness) -> No
 
 def test_a_fully_archived_batch_is_done_at_once(harness: Harness) -> None:
     campaign_id = harness.submit("smspresto", PRESTO_NUMBERS, text="Hi")
-    [ref] = tick.dispatch(harness.ctx(presto_ok), campaign_id)
+    [ref] = dispatch.release(harness.ctx(presto_ok), campaign_id)
     with harness.ctx(presto_ok).engine.begin() as conn:
         assert store.claim_in_flight(conn, ref.batch_id, "dead", utcnow())
     report = run(harness, utcnow() + timedelta(seconds=11), archive(PRESTO_NUMBERS, "Hi"))
@@ -150,7 +150,7 @@ def test_a_fully_archived_batch_is_done_at_once(harness: Harness) -> None:
 
 def test_the_late_worker_cannot_overwrite_what_the_tick_resolved(harness: Harness) -> None:
     campaign_id = harness.submit("aakashsms_v3", ["9841000001"], text="Hi")
-    [ref] = tick.dispatch(harness.ctx(presto_ok), campaign_id)
+    [ref] = dispatch.release(harness.ctx(presto_ok), campaign_id)
     head = store.load_head(harness.ctx(presto_ok).engine, ref.batch_id)
     with harness.ctx(presto_ok).engine.begin() as conn:
         assert store.claim_in_flight(conn, ref.batch_id, "slow", utcnow())
@@ -170,7 +170,7 @@ def test_only_one_tick_runs_at_a_time(harness: Harness) -> None:
 
 def test_a_campaign_with_nothing_to_send_completes_on_release(harness: Harness) -> None:
     campaign_id = harness.submit("smspresto", PRESTO_NUMBERS, text="Hi")
-    [ref] = tick.dispatch(harness.ctx(presto_ok), campaign_id)
+    [ref] = dispatch.release(harness.ctx(presto_ok), campaign_id)
     assert sending.send_batch(ref.batch_id, harness.ctx(Gateway(presto_ok))).enqueue == ()
     assert campaign_state(harness, campaign_id)[0] == "completed"
     assert run(harness, utcnow()).completed == 0

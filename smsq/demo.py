@@ -24,9 +24,9 @@ from typing import Any
 from rich.console import Console
 
 from campaigns import api
-from campaigns.cli_views import campaigns_table, watch
 from campaigns.schema import upgrade
 from providers import Account
+from smsq.views import campaigns_table, watch
 
 DEMO_DIR = Path("var") / "demo"
 SCHEDULED_DELAY_S = 8  # the scheduled campaign starts this long after submission

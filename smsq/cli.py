@@ -20,11 +20,12 @@ from rich.table import Table
 from sqlalchemy import select
 
 from campaigns import api
-from campaigns.cli_views import campaigns_table, dumps, watch
 from campaigns.db import DatabaseUrlError, get_engine
 from campaigns.errors import CampaignError, InputError
 from campaigns.settings import get_settings
 from campaigns.tables import CAMPAIGNS
+from smsq.views import campaigns_table, dumps, watch
+from worker import connect as connect_workers
 
 app = typer.Typer(
     name="smsq",
@@ -131,7 +132,7 @@ def submit(
         return
     _check_arguments(account, recipients, kwargs)  # a typo is reported before the broker
     _check_broker()
-    from worker import tasks  # noqa: F401  (registers the dispatcher: submit enqueues at once)
+    connect_workers()  # submit hands the campaign to the workers at once
 
     campaign_id = api.submit_campaign(account, recipients, **kwargs)
     info = api.get_campaign(campaign_id)
@@ -219,7 +220,7 @@ def resume(campaign_id: CampaignId) -> None:
     """Resume a paused campaign; sent numbers are never sent again."""
     api.get_campaign(campaign_id)  # an unknown id is reported before the broker
     _check_broker()
-    from worker import tasks  # noqa: F401  (registers the dispatcher)
+    connect_workers()
 
     state = api.resume_campaign(campaign_id)
     _say(f"campaign {campaign_id} {state}")
@@ -237,7 +238,7 @@ def retry_failed(campaign_id: CampaignId) -> None:
     """Send the failed numbers again (never the sent ones)."""
     api.get_campaign(campaign_id)  # an unknown id is reported before the broker
     _check_broker()
-    from worker import tasks  # noqa: F401  (registers the dispatcher)
+    connect_workers()
 
     count = api.retry_failed(campaign_id)
     _say(f"campaign {campaign_id}: {count} failed numbers planned again")
@@ -278,7 +279,7 @@ def accounts(balance: Annotated[bool, typer.Option(help="ask each gateway")] = F
             acc.base_url,
             acc.sender or "",
             f"{rate_per_s:g}",
-            f"{acc.msgs_per_s:g}" if acc.msgs_per_s else "",
+            f"{acc.messages_per_s:g}" if acc.messages_per_s else "",
             str(gw.max_recipients),  # the account's override included
         ]
         if balance:
@@ -369,7 +370,7 @@ def db_upgrade() -> None:
 @app.command()
 def demo() -> None:
     """Run a real campaign per gateway end to end on embedded defaults."""
-    from campaigns.demo import run_demo
+    from smsq.demo import run_demo
 
     run_demo(out)
 

@@ -23,24 +23,22 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from campaigns.models import CampaignState, RecipientState
+from campaigns.models import (
+    CAMPAIGN_TERMINAL,
+    PLANNED_TERMINAL,
+    RECIPIENT_TERMINAL,
+    CampaignState,
+    RecipientState,
+)
 from campaigns.status import CampaignInfo
 
 # Recipient states that mean "smsq is done with this number" for progress purposes.
-_DONE_STATES = RecipientState.TERMINAL
+_DONE_STATES = RECIPIENT_TERMINAL
+RS = RecipientState
 _STATE_ORDER = (
-    "pending",
-    "in_flight",
-    "sent",
-    "delivered",
-    "failed",
-    "unknown",
-    "cancelled",
-    "invalid",
-    "duplicate",
-    "suppressed",
-    "rejected",
-)
+    RS.PENDING, RS.IN_FLIGHT, RS.SENT, RS.DELIVERED, RS.FAILED, RS.UNKNOWN, RS.CANCELLED,
+    RS.INVALID, RS.DUPLICATE, RS.SUPPRESSED, RS.REJECTED,
+)  # fmt: skip
 
 
 def to_jsonable(value: Any) -> Any:
@@ -135,12 +133,12 @@ class _EtaColumn(ProgressColumn):
 
 
 def _sendable(info: CampaignInfo) -> int:
-    planned = sum(info.recipients.get(s, 0) for s in RecipientState.PLANNED_TERMINAL)
+    planned = sum(info.recipients.get(s, 0) for s in PLANNED_TERMINAL)
     return max(1, info.recipients_total - planned)
 
 
 def _resolved(info: CampaignInfo) -> int:
-    terminal = _DONE_STATES - RecipientState.PLANNED_TERMINAL
+    terminal = _DONE_STATES - PLANNED_TERMINAL
     return sum(info.recipients.get(s, 0) for s in terminal)
 
 
@@ -149,8 +147,8 @@ def _label(info: CampaignInfo) -> str:
     name = (info.name or info.account)[:16]
     state = "" if info.state == CampaignState.RUNNING else f" {info.state}"
     return (
-        f"#{info.id} {name:<16} {r.get('sent', 0):>6} sent {r.get('failed', 0):>4} failed "
-        f"{r.get('unknown', 0):>4} unknown{state}"
+        f"#{info.id} {name:<16} {r.get(RS.SENT, 0):>6} sent {r.get(RS.FAILED, 0):>4} failed "
+        f"{r.get(RS.UNKNOWN, 0):>4} unknown{state}"
     )
 
 
@@ -183,7 +181,7 @@ def watch(
                 rate = done / seconds if seconds else None
                 progress.update(tasks[i], description=_label(info), total=_sendable(info),
                                 completed=done, rate_per_s=rate)  # fmt: skip
-            if all(info.state in CampaignState.TERMINAL for info in infos.values()):
+            if all(info.state in CAMPAIGN_TERMINAL for info in infos.values()):
                 break
             if deadline is not None and time.monotonic() > deadline:
                 break

@@ -1,0 +1,209 @@
+"""Handing a campaign to the workers: releasing it when due, and enqueuing its batches.
+
+Two halves, both needed wherever a campaign changes hands:
+
+- In the database (``release``, ``due_campaigns``, ``sendable_batches``): a due ``scheduled``
+  campaign becomes ``running`` (or waits, paused, outside its send window) and its pending
+  batches are listed, each marked as just enqueued. The ``smsq.dispatch_campaign`` task and
+  the periodic tick both call these, so a lost or duplicated dispatch changes nothing but
+  latency (DESIGN.md invariant 7).
+- On the broker (``Dispatcher``): ``smsq.send_batch`` per batch on its account's queue, and
+  ``smsq.dispatch_campaign`` on the control queue for a campaign just submitted, resumed or
+  re-planned. Tasks are sent by name, so that this module needs no task object and any Celery
+  app (the process's own, or a local cluster's on another broker) can carry them.
+
+Nothing is installed by importing a module. A process that submits and wants an immediate
+hand-off says so: ``worker.connect()`` (or ``install(app)``) makes ``campaigns.handoff.notify``
+publish here; without it the tick still releases the campaign within ``tick_interval_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from amqp.exceptions import ChannelError, NotFound
+from celery import Celery
+from kombu.exceptions import OperationalError as BrokerError
+from sqlalchemy import Connection, func, or_, select, update
+
+from campaigns.handoff import set_dispatcher
+from campaigns.models import Batch, BatchState, Campaign, CampaignState, PauseKind
+from worker import keys, store
+from worker.clock import as_utc
+from worker.context import WorkerContext
+from worker.store import BatchRef
+from worker.windows import in_window, window_reason
+
+log = logging.getLogger(__name__)
+
+
+# --- the database half ---------------------------------------------------------------------
+
+
+def release(ctx: WorkerContext, campaign_id: int) -> list[BatchRef]:
+    """A campaign has work: release it if due, and list every batch it may send now.
+
+    Called on submit, resume and retry_failed (through ``smsq.dispatch_campaign``); the tick
+    does the same when that message is lost.
+    """
+    now = ctx.clock()
+    with ctx.engine.begin() as conn:
+        state = conn.execute(
+            select(Campaign.state).where(Campaign.id == campaign_id)
+        ).scalar_one_or_none()
+        if state == CampaignState.SCHEDULED and campaign_id in due_campaigns(conn, now):
+            return release_due(conn, campaign_id, now) or []
+        if state == CampaignState.RUNNING:  # resumed, or failures re-planned
+            return sendable_batches(conn, campaign_id, now, ctx.timings.tick_interval_s)
+    return []
+
+
+def due_campaigns(conn: Connection, now: datetime) -> list[int]:
+    """Scheduled campaigns whose send time has come."""
+    rows = conn.execute(
+        select(Campaign.id).where(
+            Campaign.state == CampaignState.SCHEDULED,
+            or_(Campaign.send_at.is_(None), Campaign.send_at <= now),
+        )
+    )
+    return [r[0] for r in rows]
+
+
+def release_due(conn: Connection, campaign_id: int, now: datetime) -> list[BatchRef] | None:
+    """scheduled -> running (or paused by its window when outside it); the batches to send.
+
+    None when the campaign was not released (someone else did, or its window is closed).
+    """
+    start, end, tz = conn.execute(
+        select(Campaign.window_start, Campaign.window_end, Campaign.window_tz).where(
+            Campaign.id == campaign_id
+        )
+    ).one()
+    scheduled = (Campaign.id == campaign_id, Campaign.state == CampaignState.SCHEDULED)
+    if not in_window(now, start, end, tz):
+        conn.execute(
+            update(Campaign)
+            .where(*scheduled)
+            .values(
+                state=CampaignState.PAUSED,
+                pause_kind=PauseKind.WINDOW,
+                reason=window_reason(start, end, tz),
+            )
+        )
+        return None
+    released = conn.execute(
+        update(Campaign)
+        .where(*scheduled)
+        .values(
+            state=CampaignState.RUNNING,
+            started_at=func.coalesce(Campaign.started_at, now),
+            pause_kind=None,
+            reason=None,
+        )
+    )
+    if released.rowcount != 1:
+        return None
+    store.complete_if_done(conn, campaign_id, now)  # nothing to send (every number invalid)
+    return sendable_batches(conn, campaign_id, now)
+
+
+def sendable_batches(
+    conn: Connection, campaign_id: int, now: datetime, fresh_s: float = 0.0
+) -> list[BatchRef]:
+    """Pending and retry_wait batches of a campaign, marked as just enqueued.
+
+    Batches enqueued less than ``fresh_s`` ago are left out: they have their message (a
+    dispatch arriving just after the tick released the campaign must not double it).
+    """
+    account = conn.execute(select(Campaign.account).where(Campaign.id == campaign_id)).scalar_one()
+    fresh_since = now - timedelta(seconds=fresh_s)
+    rows = conn.execute(
+        update(Batch)
+        .where(
+            Batch.campaign_id == campaign_id,
+            Batch.state.in_((BatchState.PENDING, BatchState.RETRY_WAIT)),
+            or_(Batch.updated_at.is_(None), Batch.updated_at <= fresh_since),
+        )
+        .values(updated_at=now)
+        .returning(Batch.id, Batch.seq, Batch.next_attempt_at)
+    ).all()
+    refs = []
+    for batch_id, _seq, due in sorted(rows, key=lambda r: (r[1], r[0])):
+        delay = (as_utc(due) - now).total_seconds() if due is not None else None
+        refs.append(
+            BatchRef(batch_id, campaign_id, account, delay if delay and delay > 0 else None)
+        )
+    return refs
+
+
+# --- the broker half -----------------------------------------------------------------------
+
+
+class Dispatcher:
+    """Publishes smsq's tasks through one Celery app (the process's, or a local cluster's)."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def enqueue(self, refs: Iterable[BatchRef]) -> int:
+        """Publish ``smsq.send_batch`` for each batch on its account's queue; returns how many."""
+        count = 0
+        with self.app.producer_or_acquire() as producer:
+            for ref in refs:
+                options: dict[str, Any] = {
+                    "queue": keys.send_queue(ref.account),
+                    "argsrepr": f"campaign={ref.campaign_id} batch={ref.batch_id}",
+                }
+                if ref.delay_s:
+                    options["countdown"] = ref.delay_s
+                self.app.send_task(
+                    keys.SEND_BATCH_TASK, (ref.batch_id,), producer=producer, **options
+                )
+                count += 1
+        return count
+
+    def notify(self, campaign_id: int) -> None:
+        """Queue ``smsq.dispatch_campaign`` for a campaign that has work (the hand-off)."""
+        options: dict[str, Any] = {
+            "queue": keys.CONTROL_QUEUE,
+            "argsrepr": f"campaign={campaign_id}",
+        }
+        self.app.send_task(keys.DISPATCH_CAMPAIGN_TASK, (campaign_id,), **options)
+
+    def queue_depth(self, account: str) -> int | None:
+        """Messages ready in the account's queue (Redis or AMQP alike); None if unknown."""
+        try:
+            with self.app.connection_for_read() as conn:
+                channel: Any = conn.default_channel  # kombu's stubs omit queue_declare
+                declared = channel.queue_declare(queue=keys.send_queue(account), passive=True)
+                return int(declared.message_count)
+        except ChannelError as exc:
+            # NOT_FOUND: nobody declared the queue (yet, or since Redis restarted empty), so
+            # nothing is in it. AMQP raises NotFound; kombu's Redis transport a ChannelError 404.
+            if isinstance(exc, NotFound) or getattr(exc, "reply_code", None) == 404:
+                return 0
+            log.info("queue depth of %s unknown: %s", account, exc)
+            return None
+        except (BrokerError, OSError) as exc:
+            log.info("queue depth of %s unknown: %s", account, exc)
+            return None
+
+
+def install(app: Celery | None = None) -> Dispatcher:
+    """Make ``campaigns.handoff.notify`` publish through ``app`` (default: the process's app,
+    configured from settings); returns the dispatcher. ``uninstall()`` undoes it."""
+    if app is None:
+        from worker.celery_app import app as default_app
+
+        app = default_app
+    dispatcher = Dispatcher(app)
+    set_dispatcher(dispatcher.notify)
+    return dispatcher
+
+
+def uninstall() -> None:
+    """Stop handing campaigns off from this process (the tick still releases them)."""
+    set_dispatcher(None)
