@@ -14,7 +14,6 @@ side in this one process:
 Rates are medians over the runs of numbers per wall-clock second; the pooled rates count all
 four formats together; the ``per_cpu_s`` rates count CPU seconds of this process instead, which
 other work on the machine distorts less. Run it as ``python -m bench.numbers_rate`` (about 10 s).
-Target: 1,000,000 per second, at least 500,000 for the Nepal, Bangladesh and Azerbaijan formats.
 """
 
 from __future__ import annotations

@@ -10,14 +10,16 @@ import phonenumbers
 import pytest
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberType
 
-from campaigns import numbers
 from campaigns.numbers import (
     InvalidNumber,
     Normalized,
+    cleaning,
+    metadata,
     normalizer,
     reference_normalizer,
     to_e164,
 )
+from campaigns.numbers import fast as fast_path
 from providers._vocabulary import NumberFormat
 
 NP, BD, AZ, INTL = (
@@ -350,8 +352,8 @@ def test_normalizer_agrees_with_phonenumbers(fmt: NumberFormat, seed: int) -> No
         assert got.e164 == ("977" + got.msisdn if fmt is NP else got.msisdn), raw
         assert normalize(got.msisdn) == got  # a gateway MSISDN normalizes to itself
         # The fast path alone, where it decides, must say exactly what phonenumbers says.
-        plus, digits = numbers._clean(raw)
-        found = numbers._fast(numbers._rule(home), plus, digits, intl)
+        plus, digits = cleaning.clean(raw)
+        found = fast_path.lookup(metadata.rule(home), plus, digits, intl)
         if found is not None:
             fast += 1
             rule, reading = found
