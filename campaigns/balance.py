@@ -15,12 +15,13 @@ def fetch_balance(
     """``(balance, None)``, or ``(None, why)`` when the gateway has no balance query or the
     query failed (connection refused, timeout, an error answer). The reason carries no
     credential: URLs in it are redacted."""
-    if adapter.build_balance_request is None or adapter.parse_balance is None:
+    query = adapter.balance
+    if query is None:
         return None, f"{adapter.name} reports no balance"
     try:
-        request = adapter.build_balance_request(account)
+        request = query.build_request(account)
         with httpx.Client(timeout=timeout_s) as client:
             response = client.send(request)
-        return adapter.parse_balance(response), None
+        return query.parse(response), None
     except (httpx.HTTPError, GatewayError, ValueError, KeyError) as exc:
         return None, redact_text(f"balance query failed: {type(exc).__name__}: {exc}")

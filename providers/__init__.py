@@ -13,6 +13,14 @@ from providers._adapter import (
     outcome_for_code,
     single_text,
 )
+from providers._capabilities import (
+    ArchiveEntry,
+    ArchivePageParser,
+    ArchivePageRequest,
+    ArchiveQuery,
+    BalanceQuery,
+    StatusQuery,
+)
 from providers._errors import (
     ErrorKind,
     GatewayError,
@@ -27,6 +35,11 @@ __all__ = [
     "Account",
     "AccountsSettings",
     "Adapter",
+    "ArchiveEntry",
+    "ArchivePageParser",
+    "ArchivePageRequest",
+    "ArchiveQuery",
+    "BalanceQuery",
     "Batch",
     "CodeTable",
     "ErrorKind",
@@ -37,6 +50,7 @@ __all__ = [
     "ProviderName",
     "RedactingFilter",
     "ResultState",
+    "StatusQuery",
     "all_results",
     "classify_status",
     "classify_transport_error",

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from providers._accounts import Account
+from providers._capabilities import ArchiveQuery, BalanceQuery, StatusQuery
 from providers._errors import ErrorKind, GatewayError, classify_status, error_for_unreadable
 from providers._vocabulary import Batch, Limits, NumberResult, ResultState
 
@@ -21,7 +22,9 @@ class Adapter:
     """One gateway: its limits and codes, and pure functions from a batch to a request and back.
 
     ``build_request`` and ``parse_response`` do no I/O; ``parse_response`` returns exactly one
-    result per number of the batch, or raises ``GatewayError``.
+    result per number of the batch, or raises ``GatewayError``. ``balance``, ``archive`` and
+    ``status`` are the gateway's optional calls (``providers._capabilities``), None where it
+    has no such call.
     """
 
     name: str
@@ -29,11 +32,12 @@ class Adapter:
     error_codes: CodeTable
     build_request: Callable[[Account, Batch], httpx.Request]
     parse_response: Callable[[Batch, httpx.Response], list[NumberResult]]
-    build_balance_request: Callable[[Account], httpx.Request] | None = None
-    parse_balance: Callable[[httpx.Response], float] | None = None
     # Limits that depend on the account's options (SMSPresto: its GET form has a URL limit
     # and one text per request); None when ``limits`` hold for every account.
     account_limits: Callable[[Account], Limits] | None = None
+    balance: BalanceQuery | None = None
+    archive: ArchiveQuery | None = None
+    status: StatusQuery | None = None
 
     def limits_for(self, account: Account) -> Limits:
         """The limits that hold for ``account`` (before its own overrides, which planning

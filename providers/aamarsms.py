@@ -2,10 +2,11 @@
 
 ``/api`` sends one text to a comma list of ``8801XXXXXXXXX`` numbers (``ADAPTER``);
 ``/otp`` one text to one number (``build_otp_request``/``parse_otp``); ``/smsstatus``
-reads one message's status (``build_status_request``/``parse_status``); ``/balance`` the
-balance (``ADAPTER.build_balance_request``/``parse_balance``). Every URL carries ``user``
-and ``password``: log it only through ``redact_url``. Codes: 100 success, 110 balance,
-101-109 in ``ERROR_CODES``; an undocumented code fails every number with the code kept.
+reads one message's status (``build_status_request``/``parse_status``, ``ADAPTER.status``);
+``/balance`` the balance (``build_balance_request``/``parse_balance``, ``ADAPTER.balance``).
+Every URL carries ``user`` and ``password``: log it only through ``redact_url``. Codes: 100
+success, 110 balance, 101-109 in ``ERROR_CODES``; an undocumented code fails every number
+with the code kept.
 
 Choices where the manual is silent or loose:
 
@@ -38,6 +39,7 @@ import httpx
 from providers import (
     Account,
     Adapter,
+    BalanceQuery,
     Batch,
     CodeTable,
     ErrorKind,
@@ -46,6 +48,7 @@ from providers import (
     NumberFormat,
     NumberResult,
     ResultState,
+    StatusQuery,
     all_results,
     credential,
     decode_json,
@@ -252,6 +255,6 @@ ADAPTER = Adapter(
     error_codes=ERROR_CODES,
     build_request=build_request,
     parse_response=parse_response,
-    build_balance_request=build_balance_request,
-    parse_balance=parse_balance,
+    balance=BalanceQuery(build_request=build_balance_request, parse=parse_balance),
+    status=StatusQuery(build_request=build_status_request, parse=parse_status),
 )

@@ -1,4 +1,7 @@
-"""Adapters by provider name. Each gateway module exports ``ADAPTER``; imported on first use."""
+"""Adapters by provider name: each gateway's ``ADAPTER``, imported on first use.
+
+A gateway is one module (``providers.aamarsms``) or one package (``providers.smspresto``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import importlib
 
 from providers._adapter import Adapter
 
-# Provider name (as in account config) -> module holding its ADAPTER.
+# Provider name (as in account config) -> module or package holding its ADAPTER.
 MODULES: dict[str, str] = {
     "aakashsms_v1": "providers.aakashsms_v1",
     "aakashsms_v3": "providers.aakashsms_v3",

@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Connection, and_, exists, or_, select, update
 
 from campaigns.models import Batch, BatchState, Campaign, CampaignState, Recipient
 from campaigns.models import RecipientState as RS
+from providers import ArchiveEntry
 from providers.registry import get_adapter
 from worker import store
 from worker.clock import as_utc
@@ -173,7 +173,7 @@ def resolve_stale(ctx: WorkerContext, now: datetime) -> tuple[int, int]:
         _Stale(r[0], r[1], r[2], as_utc(r[3]) if r[3] else stale_since, r[4], r[5], r[6])
         for r in rows
     ]
-    archives: dict[str, list[Any] | None] = {}  # one archive read per account and tick
+    archives: dict[str, list[ArchiveEntry] | None] = {}  # one archive read per account and tick
     resolved = reconciled = 0
     for batch in stale:
         account = ctx.accounts.get(batch.account)
@@ -191,7 +191,7 @@ def resolve_stale(ctx: WorkerContext, now: datetime) -> tuple[int, int]:
 def _resolve_one(
     ctx: WorkerContext,
     stale: _Stale,
-    archive: list[Any] | None,
+    archive: list[ArchiveEntry] | None,
     reconcilable: bool,
     now: datetime,
 ) -> int | None:

@@ -462,12 +462,50 @@ def test_parse_status_errors(response: httpx.Response, kind: ErrorKind, code: st
     assert (info.value.kind, info.value.code) == (kind, code)
 
 
+# The manual's status sample and the codes it lists for /smsstatus (101, 102, 109).
+STATUS_TABLE: list[tuple[httpx.Response, tuple[ResultState, str] | ErrorKind]] = [
+    (json_response(SAMPLE_STATUS), (ResultState.SENT, "SENT")),
+    (json_response({**SAMPLE_STATUS, "STATUS": "Failed"}), (ResultState.FAILED, "Failed")),
+    (json_response({"success": 0, "response_code": 101}), ErrorKind.ACCOUNT),
+    (json_response({"success": 0, "response_code": 102}), ErrorKind.ACCOUNT),
+    (json_response({"success": 0, "response_code": 109}), ErrorKind.REQUEST),
+]
+
+
+@pytest.mark.parametrize(("answer", "expected"), STATUS_TABLE)
+def test_status_through_the_adapter(
+    answer: httpx.Response, expected: tuple[ResultState, str] | ErrorKind
+) -> None:
+    assert ADAPTER.status is not None
+    sent: list[httpx.Request] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return answer
+
+    with httpx.Client(transport=httpx.MockTransport(gateway)) as client:
+        response = client.send(ADAPTER.status.build_request(ACCOUNT, "910-17XXXXXXX"))
+    (request,) = sent
+    assert request.method == "GET" and request.url.path == "/smsstatus"
+    assert dict(request.url.params) == {
+        "user": USER,
+        "password": PASSWORD,
+        "smsid": "910-17XXXXXXX",
+    }
+    if isinstance(expected, ErrorKind):
+        with pytest.raises(GatewayError) as info:
+            ADAPTER.status.parse(response)
+        assert info.value.kind is expected and PASSWORD not in str(info.value)
+    else:
+        assert ADAPTER.status.parse(response) == expected
+
+
 # --- balance ---------------------------------------------------------------------------
 
 
 def test_balance_request_through_the_adapter() -> None:
-    assert ADAPTER.build_balance_request is not None and ADAPTER.parse_balance is parse_balance
-    request = ADAPTER.build_balance_request(ACCOUNT)
+    assert ADAPTER.balance is not None and ADAPTER.balance.parse is parse_balance
+    request = ADAPTER.balance.build_request(ACCOUNT)
     assert request.method == "GET" and request.url.path == "/balance"
     assert dict(request.url.params) == {"user": USER, "password": PASSWORD}
 

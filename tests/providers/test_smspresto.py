@@ -375,12 +375,12 @@ def test_counter_errors(response: httpx.Response, kind: ErrorKind, code: str | N
 
 
 def test_balance_is_the_stock() -> None:
-    assert ADAPTER.build_balance_request is not None and ADAPTER.parse_balance is not None
-    request = ADAPTER.build_balance_request(ACCOUNT)
+    assert ADAPTER.balance is not None
+    request = ADAPTER.balance.build_request(ACCOUNT)
     assert form_of(request)["action"] == "get-stock"
-    assert ADAPTER.parse_balance(raw_response("10000", content_type="text/plain")) == 10000.0
+    assert ADAPTER.balance.parse(raw_response("10000", content_type="text/plain")) == 10000.0
     with pytest.raises(GatewayError) as info:
-        ADAPTER.parse_balance(error(10, "Invalid API key"))
+        ADAPTER.balance.parse(error(10, "Invalid API key"))
     assert info.value.kind is ErrorKind.ACCOUNT and info.value.message == "Invalid API key"
 
 

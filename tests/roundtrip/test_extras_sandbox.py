@@ -45,8 +45,8 @@ METHODS = ["POST", "GET"]
 def balance(http: httpx.Client, account: Account) -> float:
     """The balance as the adapter's own balance request and parser read it."""
     adapter = get_adapter(account.provider)
-    assert adapter.build_balance_request is not None and adapter.parse_balance is not None
-    return adapter.parse_balance(http.send(adapter.build_balance_request(account)))
+    assert adapter.balance is not None
+    return adapter.balance.parse(http.send(adapter.balance.build_request(account)))
 
 
 def presto(accounts: dict[str, Account], method: str, name: str = "smspresto") -> Account:

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import select
 
 from campaigns.models import Batch, Campaign, Recipient
-from worker import dispatch, sending, store, tick
+from worker import dispatch, reconcile, sending, store, tick
 from worker.clock import utcnow
 
 from .conftest import Harness
@@ -146,6 +146,12 @@ def test_a_fully_archived_batch_is_done_at_once(harness: Harness) -> None:
     assert set(recipient_states(harness, campaign_id).values()) == {"sent"}
     with harness.ctx(presto_ok).engine.connect() as conn:
         assert conn.execute(select(Batch.state)).scalar_one() == "done"
+
+
+def test_only_adapters_declaring_an_archive_are_reconciled() -> None:
+    assert reconcile.has_archive("smspresto")
+    assert not reconcile.has_archive("aamarsms")  # balance and status, but no archive
+    assert not reconcile.has_archive("no_such_gateway")  # its batches resolve as unknown
 
 
 def test_the_late_worker_cannot_overwrite_what_the_tick_resolved(harness: Harness) -> None:

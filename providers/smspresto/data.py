@@ -1,7 +1,9 @@
 """SMSPresto account data: counters (the balance is ``get-stock``) and the message archive.
 
-Requests use the account's method like sends (``providers._smspresto_wire``): a form POST
-by default, the manual's GET form when ``options["method"] = "GET"``.
+Requests use the account's method like sends (``wire.api_request``): a form POST by default,
+the manual's GET form when ``options["method"] = "GET"``. The adapter offers the balance and
+the archive as its ``balance`` and ``archive`` capabilities; archive rows are the shared
+``providers.ArchiveEntry``.
 
 Choices where the manual is silent:
 
@@ -26,7 +28,6 @@ Choices where the manual is silent:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,8 +35,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 
 from providers._accounts import Account
+from providers._capabilities import ArchiveEntry
 from providers._errors import classify_status, error_for_unreadable
-from providers._smspresto_wire import (
+from providers.smspresto.wire import (
     SUCCESS_STATUS,
     api_request,
     as_int,
@@ -52,23 +54,6 @@ COUNTER_ACTIONS = frozenset(
         for what in ("contact", "group", "order", "bill", "scheduled", "predefined")
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ArchiveEntry:
-    """One message of the archive (``list-archive``), fields renamed from the gateway's."""
-
-    id: str  # IDHISTORIQUE
-    msisdn: str  # HIS_DESTINATAIRE, digits without "+"
-    message: str | None  # HIS_MESSAGE
-    status: str | None  # HIS_STATUT, verbatim
-    segments: int | None  # HIS_NOMBRESMS
-    created_at: datetime | None  # HIS_DATEHEURECREA
-    sent_at: datetime | None  # HIS_DATEHEUREENVOI
-    account_ref: str | None  # CPT_REF
-    queue_id: str | None  # IDSMSFILATTENTE
-    sender: str | None  # HIS_EXPEDITEUR
-    contact_name: str | None  # NOMCONTACT
 
 
 def build_counter_request(account: Account, action: str) -> httpx.Request:

@@ -1,12 +1,12 @@
-"""SMSPresto (West Africa): sends by form POST of ``data=<JSON>`` or by GET, plus account data.
+"""SMSPresto sending: the ``sendsms`` request for a batch, its answer, and the send limits.
 
 Sending (manual ``smspresto.txt``): ``POST {base_url}/console/api/`` with one form field
 ``data`` holding ``{"user", "pass", "action": "sendsms", "from", "message", "to": [...]}``;
 ``to`` lists ``{"recipient"}`` objects for one text, or ``{"recipient", "message"}`` objects
 for a text per recipient. With ``account.options["method"] = "GET"`` the manual's GET form is
 used instead: ``?action=sendsms&user=&pass=&from=&to=a,b&message=``. Success is
-``{"status": 0, "message": ..., "message-count": N}``. Counters, balance and the message
-archive live in ``providers._smspresto_data`` and are re-exported here.
+``{"status": 0, "message": ..., "message-count": N}``. The endpoint, form and codes are
+``providers.smspresto.wire``'s.
 
 Choices where the manual is silent:
 
@@ -36,20 +36,10 @@ import json
 import httpx
 
 from providers._accounts import Account
-from providers._adapter import Adapter, all_results, outcome_for_code
+from providers._adapter import all_results, outcome_for_code
 from providers._errors import error_for_unreadable
-from providers._smspresto_data import (
-    COUNTER_ACTIONS,
-    ArchiveEntry,
-    archive_timezone,
-    build_archive_request,
-    build_balance_request,
-    build_counter_request,
-    parse_archive,
-    parse_balance,
-    parse_counter,
-)
-from providers._smspresto_wire import (
+from providers._vocabulary import Batch, Limits, NumberFormat, NumberResult, ResultState
+from providers.smspresto.wire import (
     ERROR_CODES,
     SUCCESS_STATUS,
     api_request,
@@ -60,27 +50,6 @@ from providers._smspresto_wire import (
     method,
     status_of,
 )
-from providers._vocabulary import Batch, Limits, NumberFormat, NumberResult, ResultState
-
-__all__ = [
-    "ADAPTER",
-    "COUNTER_ACTIONS",
-    "ERROR_CODES",
-    "GET_MAX_URL_CHARS",
-    "LIMITS",
-    "SENDER_MAX_CHARS",
-    "ArchiveEntry",
-    "archive_timezone",
-    "build_archive_request",
-    "build_balance_request",
-    "build_counter_request",
-    "build_request",
-    "limits_for",
-    "parse_archive",
-    "parse_balance",
-    "parse_counter",
-    "parse_response",
-]
 
 SENDER_MAX_CHARS = 11  # alphanumeric sender IDs; longer ones get code 101
 GET_MAX_URL_CHARS = 2048
@@ -164,15 +133,3 @@ def parse_response(batch: Batch, response: httpx.Response) -> list[NumberResult]
         return all_results(batch, ResultState.SENT, message=message)
     note = f"accepted {count} of {len(batch.msisdns)}" + (f": {message}" if message else "")
     return all_results(batch, ResultState.UNKNOWN, code=status, message=note)
-
-
-ADAPTER = Adapter(
-    name="smspresto",
-    limits=LIMITS,
-    error_codes=ERROR_CODES,
-    build_request=build_request,
-    parse_response=parse_response,
-    build_balance_request=build_balance_request,
-    parse_balance=parse_balance,
-    account_limits=limits_for,
-)

@@ -1,4 +1,4 @@
-"""SMSPresto conventions shared by sending and account data: endpoint, form, codes, errors.
+"""SMSPresto conventions shared by ``send`` and ``data``: endpoint, form, codes, errors.
 
 Every call goes to ``{base_url}/console/api/`` with the credentials as ``user`` (API key) and
 ``pass`` (password). ``account.options["method"]`` picks ``POST`` (default: credentials stay
