@@ -1,11 +1,11 @@
 """Benchmark: a campaign of 100,000 random numbers end to end, beside a naive baseline.
 
-A real deployment on this machine: a private redis-server, the sandbox (no added latency,
-demo accounts at 10,000 requests/s so the limiter never waits), one Celery worker with four
-processes plus beat (``worker.local.LocalCluster``), and SQLite (then PostgreSQL when one
-answers on 127.0.0.1:5432). The clock runs from ``submit_campaign`` (planning included) to
-the campaign's ``completed`` state, that is every number's outcome written; the send phase
-alone (hand-off to completion) is reported beside it.
+A real deployment on this machine per database (``smsq.local.local_stack``): a private
+redis-server, the sandbox (no added latency, demo accounts at 10,000 requests/s so the
+limiter never waits), one Celery worker with four processes plus beat, and SQLite (then
+PostgreSQL when one answers on 127.0.0.1:5432). The clock runs from ``submit_campaign``
+(planning included) to the campaign's ``completed`` state, that is every number's outcome
+written; the send phase alone (hand-off to completion) is reported beside it.
 
 The baseline is what a first attempt tends to be: one Celery task and one HTTP request per
 number, each outcome committed on its own through the ORM. It is measured on a 2,000-number
@@ -42,16 +42,14 @@ from sqlalchemy.engine import make_url
 from campaigns import submit_campaign
 from campaigns.db import dispose_engines, get_engine, session
 from campaigns.models import Campaign, CampaignState, Recipient, RecipientState
-from campaigns.schema import upgrade
-from providers import Batch, ResultState
+from providers import Account, Batch, ResultState
 from providers.registry import get_adapter
 from providers.sandbox.accounts import sandbox_accounts
-from providers.sandbox.client import SandboxProcess
+from smsq.local import local_stack
 from worker.celery_app import app
 from worker.clock import utcnow
 from worker.context import get_context
-from worker.local import ClusterConfig, LocalCluster
-from worker.redis_server import start_private_redis
+from worker.local import LocalCluster
 
 NUMBERS = 100_000
 NAIVE_NUMBERS = 2_000
@@ -136,7 +134,6 @@ def _campaign_run(cluster: LocalCluster, db_url: str, start: int) -> dict[str, f
     accounts = dict(cluster.config.accounts)
     numbers = _numbers(start, NUMBERS)
     sent_at: list[float] = []
-    cluster.install_dispatcher()
     began = time.perf_counter()
     campaign_id = submit_campaign(
         ACCOUNT, numbers, text=TEXT, database_url=db_url, accounts=accounts
@@ -184,21 +181,11 @@ def _naive_run(cluster: LocalCluster, db_url: str) -> float:
     return len(ids) / (time.perf_counter() - began)
 
 
-def _deployment(db_url: str, redis_url: str, sandbox_url: str, workdir: Path) -> LocalCluster:
-    upgrade(db_url)
-    accounts = {ACCOUNT: sandbox_accounts(sandbox_url)[ACCOUNT]}
-    config = ClusterConfig(
-        database_url=db_url, broker_url=redis_url, accounts=accounts, workdir=workdir,
-        tick_interval_s=1.0, stale_after_s=60.0,
-    )  # fmt: skip
-    cluster = LocalCluster(config)
-    cluster.start_worker("bench", concurrency=WORKER_PROCESSES, extra_args=["-I", "bench.e2e"])
-    cluster.start_beat()
-    return cluster
+def _accounts(sandbox_url: str) -> dict[str, Account]:
+    return {ACCOUNT: sandbox_accounts(sandbox_url)[ACCOUNT]}
 
 
 def _warm_up(cluster: LocalCluster, db_url: str) -> None:
-    cluster.install_dispatcher()
     accounts = dict(cluster.config.accounts)
     campaign_id = submit_campaign(
         ACCOUNT, _numbers(800_000, 2_000), text=TEXT, database_url=db_url, accounts=accounts
@@ -206,15 +193,22 @@ def _warm_up(cluster: LocalCluster, db_url: str) -> None:
     _wait_completed(db_url, campaign_id)
 
 
-def _measure(db_url: str, redis_url: str, sandbox_url: str, naive: bool) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="smsq-bench-") as tmp:
-        with _deployment(db_url, redis_url, sandbox_url, Path(tmp)) as cluster:
-            _warm_up(cluster, db_url)
-            runs = [_campaign_run(cluster, db_url, i * NUMBERS) for i in range(RUNS)]
-            result = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-            if naive:
-                result["naive_messages_per_s"] = _naive_run(cluster, db_url)
-        dispose_engines()
+def _measure(db_url: str, naive: bool) -> dict[str, float]:
+    """The medians of RUNS campaigns on one database, on a deployment of its own."""
+    with (
+        tempfile.TemporaryDirectory(prefix="smsq-bench-") as tmp,
+        local_stack(
+            workdir=Path(tmp), database_url=db_url, accounts=_accounts,
+            workers={"bench": WORKER_PROCESSES}, worker_args=["-I", "bench.e2e"],
+            tick_interval_s=1.0, stale_after_s=60.0,
+        ) as stack,
+    ):  # fmt: skip
+        cluster = stack.cluster
+        _warm_up(cluster, db_url)
+        runs = [_campaign_run(cluster, db_url, i * NUMBERS) for i in range(RUNS)]
+        result = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        if naive:
+            result["naive_messages_per_s"] = _naive_run(cluster, db_url)
     return result
 
 
@@ -246,19 +240,15 @@ def _pg_url(name: str) -> str:
 
 def run() -> dict[str, float]:
     """Run the benchmark; returns the rates (messages per second) and their ratio."""
-    redis = start_private_redis()
-    try:
-        with SandboxProcess() as sandbox, tempfile.TemporaryDirectory() as tmp:
-            sqlite = _measure(f"sqlite:///{tmp}/bench.db", redis.url, sandbox.url, naive=True)
-            pg: dict[str, float] = {"messages_per_s": math.nan, "send_messages_per_s": math.nan}
-            name = _postgres_database()
-            if name is not None:
-                try:
-                    pg = _measure(_pg_url(name), redis.url, sandbox.url, naive=False)
-                finally:
-                    _drop_postgres(name)
-    finally:
-        redis.stop()
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite = _measure(f"sqlite:///{tmp}/bench.db", naive=True)
+    pg: dict[str, float] = {"messages_per_s": math.nan, "send_messages_per_s": math.nan}
+    name = _postgres_database()
+    if name is not None:
+        try:
+            pg = _measure(_pg_url(name), naive=False)
+        finally:
+            _drop_postgres(name)
     return {
         "e2e_sqlite_msgs_per_s": sqlite["messages_per_s"],
         "e2e_postgres_msgs_per_s": pg["messages_per_s"],

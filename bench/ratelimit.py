@@ -21,12 +21,10 @@ import time
 from pathlib import Path
 
 from campaigns import submit_campaign
-from campaigns.db import dispose_engines
-from campaigns.schema import upgrade
+from providers import Account
 from providers.sandbox.accounts import sandbox_accounts
-from providers.sandbox.client import SandboxClient, SandboxProcess
-from worker.local import ClusterConfig, LocalCluster
-from worker.redis_server import start_private_redis
+from providers.sandbox.client import SandboxClient
+from smsq.local import local_stack
 
 RATE_PER_S = 20.0
 REQUESTS = 200  # ten seconds at the limit
@@ -67,32 +65,28 @@ def _arrivals(sandbox: SandboxClient, expected: int) -> list[float]:
     raise TimeoutError(f"only {len(sandbox.messages(account=ACCOUNT))} of {expected} sent")
 
 
+def _accounts(sandbox_url: str) -> dict[str, Account]:
+    account = sandbox_accounts(sandbox_url)[ACCOUNT].model_copy(
+        update={"rate_per_s": RATE_PER_S, "max_recipients": PER_REQUEST}
+    )
+    return {ACCOUNT: account}
+
+
 def run() -> dict[str, float]:
     """Run the benchmark; returns the achieved fraction and the worst window's excess."""
-    redis = start_private_redis()
-    try:
-        with SandboxProcess() as sandbox, tempfile.TemporaryDirectory() as tmp:
-            db_url = f"sqlite:///{tmp}/bench.db"
-            upgrade(db_url)
-            account = sandbox_accounts(sandbox.url)[ACCOUNT].model_copy(
-                update={"rate_per_s": RATE_PER_S, "max_recipients": PER_REQUEST}
-            )
-            config = ClusterConfig(
-                database_url=db_url, broker_url=redis.url, accounts={ACCOUNT: account},
-                workdir=Path(tmp),
-            )  # fmt: skip
-            with LocalCluster(config) as cluster:
-                cluster.start_worker("w1")
-                cluster.start_worker("w2")
-                cluster.install_dispatcher()
-                numbers = [f"98{i:08d}" for i in range(REQUESTS * PER_REQUEST)]
-                submit_campaign(
-                    ACCOUNT, numbers, text="rate", database_url=db_url, accounts={ACCOUNT: account}
-                )
-                arrivals = _arrivals(sandbox.client, len(numbers))
-            dispose_engines()
-    finally:
-        redis.stop()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        local_stack(
+            workdir=Path(tmp), accounts=_accounts, workers={"w1": 1, "w2": 1}, beat=False
+        ) as stack,
+    ):
+        config = stack.cluster.config
+        numbers = [f"98{i:08d}" for i in range(REQUESTS * PER_REQUEST)]
+        submit_campaign(
+            ACCOUNT, numbers, text="rate", database_url=config.database_url,
+            accounts=config.accounts,
+        )  # fmt: skip
+        arrivals = _arrivals(stack.sandbox, len(numbers))
     return {
         "ratelimit_achieved_fraction": achieved_per_s(arrivals) / RATE_PER_S,
         "ratelimit_max_window_over_limit": window_excess(arrivals, RATE_PER_S),

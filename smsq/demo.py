@@ -24,8 +24,8 @@ from typing import Any
 from rich.console import Console
 
 from campaigns import api
-from campaigns.schema import upgrade
 from providers import Account
+from providers.sandbox.accounts import sandbox_accounts
 from smsq.views import campaigns_table, watch
 
 DEMO_DIR = Path("var") / "demo"
@@ -129,19 +129,15 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _demo_accounts(sandbox_accounts: dict[str, Account]) -> dict[str, Account]:
+def _demo_accounts(sandbox_url: str) -> dict[str, Account]:
     wanted = ("aakashsms_v1", "aakashsms_v3", "aamarsms", "smsplus_az", "smspresto")
-    return {
-        name: sandbox_accounts[name].model_copy(update={"rate_per_s": DEMO_RATE_PER_S})
-        for name in wanted
-    }
+    demo = sandbox_accounts(sandbox_url)
+    return {name: demo[name].model_copy(update={"rate_per_s": DEMO_RATE_PER_S}) for name in wanted}
 
 
 def run_demo(console: Console, workdir: Path = DEMO_DIR) -> None:
     """Start everything, submit the demo campaigns, watch them, summarize, stop everything."""
-    from providers.sandbox.client import SandboxProcess
-    from worker.local import ClusterConfig, LocalCluster
-    from worker.redis_server import ensure_redis
+    from smsq.local import local_stack
 
     started = time.monotonic()
     workdir = workdir.resolve()  # the worker processes run in a folder of their own
@@ -150,31 +146,25 @@ def run_demo(console: Console, workdir: Path = DEMO_DIR) -> None:
     db_path = workdir / "smsq.db"
     database_url = f"sqlite:///{db_path}"
     with _terminate_as_interrupt():
-        redis = ensure_redis()
-        try:
-            console.print(f"[bold]redis[/] {redis.url} ({'private' if redis.private else 'given'})")
-            campaigns = demo_campaigns(workdir, SUPPRESSED)
-            faults = {"latency_ms": DEMO_LATENCY_MS, "fail_numbers": fail_numbers(campaigns)}
-            with SandboxProcess(faults) as sandbox:
-                console.print(f"[bold]sandbox[/] {sandbox.url} (all five gateways)")
-                accounts = _demo_accounts(sandbox.client.accounts())
-                upgrade(database_url)
-                config = ClusterConfig(database_url=database_url, broker_url=redis.url,
-                                       accounts=accounts, workdir=workdir / "run",
-                                       tick_interval_s=1.0, stale_after_s=30.0)  # fmt: skip
-                with LocalCluster(config) as cluster:
-                    cluster.start_worker("demo", concurrency=2)
-                    cluster.start_beat()
-                    cluster.install_dispatcher()
-                    console.print("[bold]workers[/] 2 processes and beat started")
-                    ids = _submit_all(console, campaigns, database_url, accounts)
-                    infos = watch(ids, lambda i: api.get_campaign(i, database_url=database_url),
-                                  console, timeout_s=DEMO_TIMEOUT_S)  # fmt: skip
-                    accepted = len(sandbox.client.messages())
-                console.print(campaigns_table(infos))
-                _report(console, infos, accepted, db_path, time.monotonic() - started)
-        finally:
-            redis.stop()
+        campaigns = demo_campaigns(workdir, SUPPRESSED)
+        faults = {"latency_ms": DEMO_LATENCY_MS, "fail_numbers": fail_numbers(campaigns)}
+        with local_stack(
+            workdir=workdir / "run", database_url=database_url, accounts=_demo_accounts,
+            configured_redis=True, sandbox_faults=faults, workers={"demo": 2},
+            tick_interval_s=1.0, stale_after_s=30.0,
+        ) as stack:  # fmt: skip
+            config = stack.cluster.config
+            where = "private" if stack.private_redis else "given"
+            console.print(f"[bold]redis[/] {config.broker_url} ({where})")
+            console.print(f"[bold]sandbox[/] {stack.sandbox.url} (all five gateways)")
+            console.print("[bold]workers[/] 2 processes and beat started")
+            accounts = dict(config.accounts)
+            ids = _submit_all(console, campaigns, database_url, accounts)
+            infos = watch(ids, lambda i: api.get_campaign(i, database_url=database_url),
+                          console, timeout_s=DEMO_TIMEOUT_S)  # fmt: skip
+            accepted = len(stack.sandbox.messages())
+        console.print(campaigns_table(infos))
+        _report(console, infos, accepted, db_path, time.monotonic() - started)
 
 
 def fail_numbers(campaigns: list[DemoCampaign]) -> list[str]:

@@ -1,11 +1,11 @@
 """A whole smsq deployment on one machine: Celery workers and beat as child processes.
 
-For ``make demo``, the integration tests and the benchmarks: give it a database URL, a Redis
-URL (``worker.redis_server.ensure_redis``) and the accounts, and it writes a config file,
-starts ``celery worker``/``celery beat`` with their own environment (no inherited
-``SMSQ_*``), and installs a hand-off so that campaigns submitted from this process are
-dispatched at once. Each child runs in its own process group, so ``kill_worker`` can kill a
-worker with its pool like a crash would.
+Give it a database URL, a broker URL and the accounts, and it writes a config file, starts
+``celery worker``/``celery beat`` with their own environment (no inherited ``SMSQ_*``), and
+installs a hand-off so that campaigns submitted from this process are dispatched at once.
+Each child runs in its own process group, so ``kill`` can kill a worker with its pool like a
+crash would. The Redis, the sandbox and the migrated database around it are brought by the
+application layer's ``smsq.local.local_stack`` (the demo, the benchmarks, the tests).
 """
 
 from __future__ import annotations
@@ -150,6 +150,19 @@ class LocalCluster:
         self._spawn("beat", argv, ready_marker="beat: Starting")
         if wait:
             self.wait_ready()
+
+    def start(
+        self, workers: Mapping[str, int], *, beat: bool = False, extra_args: Sequence[str] = ()
+    ) -> None:
+        """Start ``workers`` (name -> concurrency) and, with ``beat``, a beat; wait for all.
+
+        They boot in parallel, so several take about as long as one.
+        """
+        for name, concurrency in workers.items():
+            self.start_worker(name, concurrency=concurrency, extra_args=extra_args, wait=False)
+        if beat:
+            self.start_beat(wait=False)
+        self.wait_ready()
 
     def wait_ready(self) -> None:
         """Wait until every child started since the last wait says it is ready."""

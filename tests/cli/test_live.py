@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from campaigns.db import dispose_engines
-from campaigns.schema import upgrade
 from providers.sandbox.client import SandboxClient, SandboxProcess
 from tests.cli.helpers import (
     CliEnv,
@@ -22,37 +21,25 @@ from tests.cli.helpers import (
     assert_one_line_error,
     funded_accounts,
 )
-from worker.local import ClusterConfig, LocalCluster
-from worker.redis_server import RedisHandle
+from tests.fixtures.cluster import StartCluster
+from worker.local import LocalCluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 Smsq = Callable[..., Result]
 
 
 @pytest.fixture(scope="module")
-def cluster(
-    tmp_path_factory: pytest.TempPathFactory,
-    redis_server: RedisHandle,
-    sandbox_proc: SandboxProcess,
-) -> Iterator[LocalCluster]:
+def cluster(start_cluster: StartCluster, sandbox_proc: SandboxProcess) -> Iterator[LocalCluster]:
     """One worker process and beat for the module, on its own database."""
-    workdir = tmp_path_factory.mktemp("cli-cluster")
-    database_url = f"sqlite:///{workdir / 'smsq.db'}"
-    upgrade(database_url)
     accounts = {
         name: account.model_copy(update={"timeout_s": 2.0})
         for name, account in funded_accounts(sandbox_proc.url).items()
     }
-    config = ClusterConfig(
-        database_url=database_url, broker_url=redis_server.url, accounts=accounts,
-        workdir=Path(workdir), tick_interval_s=0.3, stale_after_s=15.0,
-    )  # fmt: skip
-    with LocalCluster(config) as running:
-        running.start_worker("w1", concurrency=2, wait=False)
-        running.start_beat(wait=False)
-        running.wait_ready()
+    with start_cluster(
+        accounts, folder="cli-cluster", workers={"w1": 2}, tick_interval_s=0.3,
+        stale_after_s=15.0,
+    ) as running:  # fmt: skip
         yield running
-    dispose_engines()
 
 
 @pytest.fixture

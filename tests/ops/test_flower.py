@@ -2,7 +2,7 @@
 
 One deployment serves the module: a private redis-server that requires a password (so the
 broker URL holds a secret too), a SQLite file, the session's sandbox, one Celery worker
-started with ``-E`` and a beat (``worker.local.LocalCluster``), and Flower started the way
+started with ``-E`` and a beat (``start_cluster``), and Flower started the way
 operators start it, ``smsq flower`` with ``FLOWER_BASIC_AUTH``, bound to 127.0.0.1.
 
 Two small campaigns (numbers for two gateways, a recognisable text, the sandbox's demo
@@ -33,13 +33,13 @@ import redis
 from sqlalchemy import select
 
 from campaigns import submit_campaign
-from campaigns.db import dispose_engines, get_engine
+from campaigns.db import get_engine
 from campaigns.models import Batch, Campaign
-from campaigns.schema import upgrade
 from providers import Account
 from providers.sandbox.accounts import sandbox_accounts
 from providers.sandbox.client import SandboxProcess
-from worker.local import ClusterConfig, LocalCluster
+from tests.fixtures.cluster import StartCluster
+from worker.local import LocalCluster
 from worker.redis_server import RedisHandle, free_port, start_private_redis
 
 pytestmark = pytest.mark.integration
@@ -152,24 +152,14 @@ def redis_with_password() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def cluster(
-    tmp_path_factory: pytest.TempPathFactory,
-    redis_with_password: str,
-    sandbox_proc: SandboxProcess,
+    start_cluster: StartCluster, redis_with_password: str, sandbox_proc: SandboxProcess
 ) -> Iterator[LocalCluster]:
-    workdir = tmp_path_factory.mktemp("ops-flower")
-    db_url = f"sqlite:///{workdir / 'smsq.db'}"
-    upgrade(db_url)
-    config = ClusterConfig(
-        database_url=db_url, broker_url=redis_with_password, workdir=workdir,
-        accounts=_accounts(sandbox_proc.url), tick_interval_s=0.3, stale_after_s=5.0,
-        visibility_timeout_s=120,
-    )  # fmt: skip
-    try:
-        with LocalCluster(config) as local:
-            local.start_worker(WORKER, wait=False)  # worker_argv passes -E
-            yield local  # beat starts once Flower listens (see ``sent``)
-    finally:
-        dispose_engines()
+    with start_cluster(
+        _accounts(sandbox_proc.url), folder="ops-flower", broker_url=redis_with_password,
+        workers={WORKER: 1}, beat=False,  # worker_argv passes -E
+        tick_interval_s=0.3, stale_after_s=5.0, visibility_timeout_s=120,
+    ) as local:  # fmt: skip
+        yield local  # beat starts once Flower listens (see ``sent``)
 
 
 def _flower_env(cluster: LocalCluster, basic_auth: str | None) -> dict[str, str]:
@@ -186,7 +176,6 @@ def flower(cluster: LocalCluster) -> Iterator[FlowerProcess]:
     )
     try:
         process.wait_healthy()
-        cluster.wait_ready()
         yield process
     finally:
         process.stop()
@@ -259,7 +248,7 @@ def sent(
             _wait_for_worker_events(client, flower)
             # From now on Flower receives every event, so each task it lists has a name.
             cluster.start_beat()
-            cluster.install_dispatcher()  # submits are dispatched on this cluster's broker
+            # start_cluster installed the hand-off: submits are dispatched on its broker.
             campaigns = {
                 account: submit_campaign(
                     account,

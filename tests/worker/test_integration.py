@@ -12,7 +12,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,14 +19,14 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from campaigns import cancel_campaign, pause_campaign, resume_campaign
-from campaigns.db import dispose_engines, get_engine
+from campaigns.db import get_engine
 from campaigns.models import Batch, Campaign, Recipient
-from campaigns.schema import upgrade
 from providers import Account
 from providers.sandbox.accounts import sandbox_accounts
 from providers.sandbox.client import SandboxClient, SandboxProcess
+from tests.fixtures.cluster import StartCluster
 from worker.clock import utcnow
-from worker.local import ClusterConfig, LocalCluster
+from worker.local import LocalCluster
 from worker.redis_server import RedisHandle, free_port
 
 pytestmark = pytest.mark.integration
@@ -168,28 +167,13 @@ def _accounts(sandbox_url: str, late_port: int) -> dict[str, Account]:
 
 
 @pytest.fixture(scope="module")
-def _deployment(
-    tmp_path_factory: pytest.TempPathFactory,
-    redis_server: RedisHandle,
-    sandbox_proc: SandboxProcess,
-) -> Iterator[Deployment]:
-    workdir = tmp_path_factory.mktemp("cluster")
-    db_url = f"sqlite:///{workdir / 'smsq.db'}"
-    upgrade(db_url)
+def _deployment(start_cluster: StartCluster, sandbox_proc: SandboxProcess) -> Iterator[Deployment]:
     late_port = free_port()
-    config = ClusterConfig(
-        database_url=db_url, broker_url=redis_server.url, workdir=Path(workdir),
-        accounts=_accounts(sandbox_proc.url, late_port), tick_interval_s=TICK_S,
-        stale_after_s=STALE_S, visibility_timeout_s=120,
-    )  # fmt: skip
-    with LocalCluster(config) as cluster:
-        for name in WORKERS:
-            cluster.start_worker(name, wait=False)
-        cluster.start_beat(wait=False)
-        cluster.wait_ready()
-        cluster.install_dispatcher()
+    with start_cluster(
+        _accounts(sandbox_proc.url, late_port), workers=dict.fromkeys(WORKERS, 1),
+        tick_interval_s=TICK_S, stale_after_s=STALE_S, visibility_timeout_s=120,
+    ) as cluster:  # fmt: skip
         yield Deployment(cluster, sandbox_proc.url, late_port)
-    dispose_engines()
 
 
 @pytest.fixture
@@ -371,9 +355,7 @@ def test_a_worker_killed_mid_campaign_loses_nothing_and_sends_nothing_twice(
         cluster.kill(name)  # SIGKILL to the worker and its pool, mid-request
     killed_at = len(sandbox.messages())
     sandbox.set_faults(latency_ms=0)
-    for name in WORKERS:
-        cluster.start_worker(name, wait=False)
-    cluster.wait_ready()
+    cluster.start(dict.fromkeys(WORKERS, 1))
     assert deployment.wait_for(campaign_id, "completed", timeout_s=60) == "completed"
     states = check_once(deployment, sandbox, campaign_id, "smspresto")
     counts = Counter(s for s, _c in states.values())

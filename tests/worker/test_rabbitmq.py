@@ -22,7 +22,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,8 +35,9 @@ from campaigns.db import get_engine
 from campaigns.models import Campaign, Recipient
 from providers.sandbox.accounts import sandbox_accounts
 from providers.sandbox.client import SandboxClient
+from tests.fixtures.cluster import StartCluster
 from worker import keys
-from worker.local import ClusterConfig, LocalCluster
+from worker.local import LocalCluster
 
 pytestmark = pytest.mark.integration
 
@@ -204,29 +204,30 @@ def _queue(url: str, name: str) -> tuple[int, int]:
 
 
 def test_a_campaign_runs_on_rabbitmq_with_the_rate_limiter_in_redis(
-    amqp_url: str, redis_url: str, sandbox: SandboxClient, sqlite_url: str, tmp_path: Path
+    amqp_url: str,
+    redis_url: str,
+    sandbox: SandboxClient,
+    sqlite_url: str,
+    start_cluster: StartCluster,
 ) -> None:
     demo = sandbox_accounts(sandbox.url)
     fast = {"timeout_s": TIMEOUT_S, "max_recipients": BATCH}
     accounts = {name: demo[name].model_copy(update=fast) for name in GATEWAYS}
-    config = ClusterConfig(
-        database_url=sqlite_url, broker_url=amqp_url, accounts=accounts,
-        workdir=tmp_path / "cluster", tick_interval_s=TICK_S, stale_after_s=STALE_S,
-        visibility_timeout_s=120, extra_env={"SMSQ_REDIS_URL": redis_url},
-    )  # fmt: skip
     writes = KeyWrites(redis_url)
     handed_off: list[int] = []
     try:
-        with LocalCluster(config) as cluster:
+        # Nothing starts with the cluster: its configuration is checked first.
+        with start_cluster(
+            accounts, database_url=sqlite_url, broker_url=amqp_url, workers={}, beat=False,
+            dispatcher=False, tick_interval_s=TICK_S, stale_after_s=STALE_S,
+            visibility_timeout_s=120, extra_env={"SMSQ_REDIS_URL": redis_url},
+        ) as cluster:  # fmt: skip
             # The Redis-only option is configured, and the amqp transport must not mind it.
             options = cluster.app.conf.broker_transport_options
             assert options["visibility_timeout"] == 120, options
             with cluster.app.connection_for_write() as conn:
                 assert conn.transport_cls == "amqp"
-            for name in WORKERS:
-                cluster.start_worker(name, wait=False)
-            cluster.start_beat(wait=False)
-            cluster.wait_ready()
+            cluster.start(dict.fromkeys(WORKERS, 1), beat=True)
 
             def hand_off(campaign_id: int) -> None:  # the cluster's, over the amqp vhost
                 handed_off.append(campaign_id)
