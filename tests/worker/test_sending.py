@@ -1,13 +1,20 @@
-"""The sending loop's decisions, one gateway behaviour per test, through httpx.MockTransport.
+"""The sending loop's decisions, through httpx.MockTransport.
 
 Each test plans a real campaign (``submit_campaign``), releases it with ``dispatch.release``
 and runs ``sending.send_batch`` against a mock gateway; it then reads the database, the
 decision and the requests the gateway saw. Sleeps are recorded, never slept.
+
+How each kind of gateway error is routed (retried in process, retried through the broker,
+throttled, left unknown, paused, failed) is one table, ``ROUTING``: a row names the
+gateway's answers and the calls of ``send_batch``, each with the decision and the state it
+must leave; ``run_routing_case`` plays a row. The other behaviours are tests of their own.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -128,42 +135,6 @@ def test_a_claim_is_won_once_and_a_paused_campaign_sends_nothing(harness: Harnes
         assert store.claim_in_flight(conn, batch_id, "second", utcnow()) is None
 
 
-def test_a_5xx_is_retried_in_process_then_sent(harness: Harness) -> None:
-    campaign_id, [batch_id] = start(harness, "smspresto", PRESTO_NUMBERS, text="Hello")
-    gateway = Gateway(httpx.Response(503), httpx.ConnectError("refused"), presto_ok)
-    decision = sending.send_batch(batch_id, harness.ctx(gateway))
-    assert decision.outcome is Outcome.DONE
-    assert len(gateway.requests) == 3
-    assert 0 < sum(harness.sleeps) < 0.5  # tenacity's short backoff, recorded not slept
-    assert {r[0] for r in recipients(harness, campaign_id).values()} == {"sent"}
-
-
-def test_persistent_5xx_waits_in_the_broker_then_fails_when_attempts_run_out(
-    harness: Harness,
-) -> None:
-    campaign_id, [batch_id] = start(harness, "smspresto", PRESTO_NUMBERS, text="Hello")
-    gateway = Gateway(httpx.Response(500))
-    decision = sending.send_batch(batch_id, harness.ctx(gateway))
-    assert decision.outcome is Outcome.RETRY
-    assert len(gateway.requests) == sending.QUICK_ATTEMPTS
-    [ref] = decision.enqueue
-    assert ref.batch_id == batch_id and 0 < (ref.delay_s or 0) <= sending.RETRY_MAX_S
-    assert batches(harness, campaign_id)[0][1] == "retry_wait"
-    assert {r[0] for r in recipients(harness, campaign_id).values()} == {"pending"}
-    # Not due yet: an early message does nothing.
-    _make_due(harness, batch_id, in_s=60)
-    assert sending.send_batch(batch_id, harness.ctx(gateway)).outcome is Outcome.SKIPPED
-    for _ in range(sending.MAX_ATTEMPTS - 1):
-        _make_due(harness, batch_id)
-        decision = sending.send_batch(batch_id, harness.ctx(gateway))
-    assert decision.outcome is Outcome.FAILED
-    assert len(gateway.requests) == sending.QUICK_ATTEMPTS * sending.MAX_ATTEMPTS
-    states = recipients(harness, campaign_id)
-    assert {r[0] for r in states.values()} == {"failed"}
-    assert all("HTTP 500" in r[2] for r in states.values())
-    assert campaign(harness, campaign_id)[0] == "completed"
-
-
 def _make_due(h: Harness, batch_id: int, in_s: float = -1) -> None:
     """Move the batch's retry time (the past by default: the countdown has run out)."""
     with h.ctx(presto_ok).engine.begin() as conn:
@@ -174,66 +145,162 @@ def _make_due(h: Harness, batch_id: int, in_s: float = -1) -> None:
         )
 
 
-def test_429_throttles_the_whole_account_without_a_quick_retry(harness: Harness) -> None:
-    _campaign_id, [batch_id] = start(harness, "smspresto", PRESTO_NUMBERS, text="Hello")
-    gateway = Gateway(httpx.Response(429))
-    decision = sending.send_batch(batch_id, harness.ctx(gateway))
-    assert decision.outcome is Outcome.RETRY and len(gateway.requests) == 1
-    assert harness.redis.hget(keys.throttle("smspresto"), "until") is not None
-    assert (decision.enqueue[0].delay_s or 0) >= 0.5
+PASSED = -1.0  # a retry time moved into the past: the countdown has run out
+NOT_YET = 60.0  # a retry time a minute ahead: an early message must do nothing
+QUICK = sending.QUICK_ATTEMPTS
+# A retry through the broker: the batch alone, re-enqueued with a countdown within these
+# bounds (the backoff is at least half of RETRY_BASE_S on the first attempt, and capped).
+BACKOFF_S = (sending.RETRY_BASE_S / 2, sending.RETRY_MAX_S)
+THROTTLED_S = (0.5, sending.RETRY_MAX_S)  # a 429's countdown: at least the account's pause
+RUNNING = ("running", None)
+COMPLETED = ("completed", None)
+PAUSED_BY_ACCOUNT = ("paused", "account")
 
 
-@pytest.mark.parametrize(
-    "answer",
-    [
-        httpx.ReadTimeout("slow"),
-        httpx.RemoteProtocolError("reset"),
-        httpx.Response(504),
-        httpx.Response(200, text="<html>oops</html>"),
-    ],
-    ids=["read-timeout", "reset-after-send", "504", "garbage-200"],
-)
-def test_an_ambiguous_answer_leaves_numbers_unknown_and_unsent(
-    harness: Harness, answer: Any
-) -> None:
-    campaign_id, [batch_id] = start(harness, "smspresto", PRESTO_NUMBERS, text="Hello")
-    gateway = Gateway(answer)
-    decision = sending.send_batch(batch_id, harness.ctx(gateway))
-    assert decision.outcome is Outcome.UNKNOWN and len(gateway.requests) == 1
-    assert {r[0] for r in recipients(harness, campaign_id).values()} == {"unknown"}
-    assert campaign(harness, campaign_id)[0] == "completed"
+@dataclass(frozen=True)
+class Send:
+    """One call of ``send_batch`` in a routing case, and the state it must leave."""
+
+    outcome: Outcome  # the decision of every call of this step
+    requests: int  # requests the gateway has seen so far, in all
+    batch: tuple[str, int]  # the batch's (state, attempts)
+    numbers: str  # the state of every number of the batch
+    campaign: tuple[str, str | None]  # (state, pause kind)
+    countdown_s: tuple[float, float] | None = None  # re-enqueued within; None: nothing enqueued
+    due_in_s: float | None = None  # before each call, move the retry time this far from now
+    times: int = 1  # the step (retry time moved, then the call) made this many times
 
 
-def test_resend_ambiguous_accounts_retry_a_timeout(harness: Harness) -> None:
-    account = harness.accounts["smspresto"]
-    harness.accounts["smspresto"] = account.model_copy(update={"resend_ambiguous": True})
-    _campaign_id, [batch_id] = start(harness, "smspresto", PRESTO_NUMBERS, text="Hello")
-    gateway = Gateway(httpx.ReadTimeout("slow"), presto_ok)
-    assert sending.send_batch(batch_id, harness.ctx(gateway)).outcome is Outcome.RETRY
-    _make_due(harness, batch_id)
-    assert sending.send_batch(batch_id, harness.ctx(gateway)).outcome is Outcome.DONE
+@dataclass(frozen=True)
+class Routing:
+    """A row of the routing table: the gateway's answers, the calls, the final checks."""
+
+    label: str  # the test id: a sentence
+    answers: tuple[Any, ...]  # the gateway's script (``Gateway``: the last one repeats)
+    sends: tuple[Send, ...]
+    code: str | None = None  # every number's gateway code at the end
+    message: str = ""  # in every number's gateway message at the end
+    reason: str = ""  # in the campaign's reason at the end
+    throttled: bool = False  # the account is throttled in Redis at the end
+    slept_s: tuple[float, float] | None = None  # all recorded sleeps, strictly between
+    account: Mapping[str, Any] | None = field(default_factory=dict)  # updates; None: removed
 
 
-def test_an_account_error_pauses_the_campaign_with_the_gateways_message(
-    harness: Harness,
-) -> None:
-    campaign_id, [batch_id] = start(harness, "smspresto", PRESTO_NUMBERS, text="Hello")
-    refusal = httpx.Response(200, json={"status": 10, "message": "Cle API invalide"})
-    gateway = Gateway(refusal)
-    decision = sending.send_batch(batch_id, harness.ctx(gateway))
-    assert decision.outcome is Outcome.PAUSED and len(gateway.requests) == 1
-    state, kind, reason = campaign(harness, campaign_id)
-    assert (state, kind) == ("paused", "account") and "Cle API invalide" in reason
-    assert batches(harness, campaign_id)[0][1:4] == ("pending", 3, 0)
-    assert {r[0] for r in recipients(harness, campaign_id).values()} == {"pending"}
+def _ambiguous(label: str, answer: Any) -> Routing:
+    unknown = Send(Outcome.UNKNOWN, 1, ("unknown", 1), "unknown", COMPLETED)
+    return Routing(label, (answer,), (unknown,))
 
 
-def test_a_request_error_fails_the_numbers_with_the_code(harness: Harness) -> None:
-    campaign_id, [batch_id] = start(harness, "smspresto", PRESTO_NUMBERS, text="Hello")
-    gateway = Gateway(httpx.Response(200, json={"status": 103, "message": "Message invalide"}))
-    assert sending.send_batch(batch_id, harness.ctx(gateway)).outcome is Outcome.FAILED
-    states = recipients(harness, campaign_id)
-    assert {(r[0], r[1]) for r in states.values()} == {("failed", "103")}
+MAX = sending.MAX_ATTEMPTS
+# The columns of a Send: decision, requests so far, batch (state, attempts), numbers' state,
+# campaign (state, pause kind), countdown of the retry enqueued; then when and how often.
+# fmt: off
+ROUTING = [
+    Routing(
+        "a 5xx is retried in process then sent",
+        (httpx.Response(503), httpx.ConnectError("refused"), presto_ok),
+        (Send(Outcome.DONE, 3, ("done", 1), "sent", COMPLETED),),
+        slept_s=(0, 0.5),  # tenacity's short backoff, recorded not slept
+    ),
+    Routing(
+        "persistent 5xx waits in the broker then fails when attempts run out",
+        (httpx.Response(500),),
+        (
+            Send(Outcome.RETRY, QUICK, ("retry_wait", 1), "pending", RUNNING, BACKOFF_S),
+            Send(Outcome.SKIPPED, QUICK, ("retry_wait", 1), "pending", RUNNING,
+                 due_in_s=NOT_YET),
+            Send(Outcome.RETRY, QUICK * (MAX - 1), ("retry_wait", MAX - 1), "pending", RUNNING,
+                 BACKOFF_S, due_in_s=PASSED, times=MAX - 2),
+            Send(Outcome.FAILED, QUICK * MAX, ("failed", MAX), "failed", COMPLETED,
+                 due_in_s=PASSED),
+        ),
+        message="HTTP 500",  # no gateway code: the HTTP status says it
+    ),
+    Routing(
+        "a 429 throttles the whole account without a quick retry",
+        (httpx.Response(429),),
+        (Send(Outcome.RETRY, 1, ("retry_wait", 1), "pending", RUNNING, THROTTLED_S),),
+        throttled=True,
+    ),
+    _ambiguous("a read timeout leaves the numbers unknown and unsent", httpx.ReadTimeout("slow")),
+    _ambiguous("a connection reset after sending leaves the numbers unknown and unsent",
+               httpx.RemoteProtocolError("reset")),
+    _ambiguous("a 504 leaves the numbers unknown and unsent", httpx.Response(504)),
+    _ambiguous("a 200 with a garbage body leaves the numbers unknown and unsent",
+               httpx.Response(200, text="<html>oops</html>")),
+    Routing(
+        "an account with resend_ambiguous retries a timeout",
+        (httpx.ReadTimeout("slow"), presto_ok),
+        (
+            Send(Outcome.RETRY, 1, ("retry_wait", 1), "pending", RUNNING, BACKOFF_S),
+            Send(Outcome.DONE, 2, ("done", 2), "sent", COMPLETED, due_in_s=PASSED),
+        ),
+        account={"resend_ambiguous": True},
+    ),
+    Routing(
+        "an account error pauses the campaign with the gateways message",
+        (httpx.Response(200, json={"status": 10, "message": "Cle API invalide"}),),
+        (Send(Outcome.PAUSED, 1, ("pending", 0), "pending", PAUSED_BY_ACCOUNT),),
+        reason="Cle API invalide",
+    ),
+    Routing(
+        "a request error fails the numbers with the code",
+        (httpx.Response(200, json={"status": 103, "message": "Message invalide"}),),
+        (Send(Outcome.FAILED, 1, ("failed", 1), "failed", COMPLETED),),
+        code="103",
+        message="Message invalide",
+    ),
+    Routing(
+        "an unconfigured account pauses the campaign",
+        (presto_ok,),
+        (Send(Outcome.PAUSED, 0, ("pending", 0), "pending", PAUSED_BY_ACCOUNT),),
+        reason="not configured",
+        account=None,
+    ),
+]
+# fmt: on
+
+
+def run_routing_case(h: Harness, case: Routing) -> None:
+    """Play one row: plan a three-number SMSPresto campaign, make the calls, check each."""
+    if case.account is not None:
+        account = h.accounts["smspresto"]
+        h.accounts["smspresto"] = account.model_copy(update=dict(case.account))
+    campaign_id, [batch_id] = start(h, "smspresto", PRESTO_NUMBERS, text="Hello")
+    if case.account is None:
+        del h.accounts["smspresto"]  # planned with it; the worker does not know it
+    gateway = Gateway(*case.answers)
+    for step, send in enumerate(case.sends, 1):
+        where = f"{case.label}, step {step}"
+        for _ in range(send.times):
+            if send.due_in_s is not None:
+                _make_due(h, batch_id, in_s=send.due_in_s)
+            decision = sending.send_batch(batch_id, h.ctx(gateway))
+            assert decision.outcome is send.outcome, (where, decision)
+        assert len(gateway.requests) == send.requests, where
+        if send.countdown_s is None:
+            assert decision.enqueue == (), where
+        else:
+            [ref] = decision.enqueue
+            low, high = send.countdown_s
+            assert ref.batch_id == batch_id and low <= (ref.delay_s or 0) <= high, (where, ref)
+        [(_id, state, size, attempts, _parent)] = batches(h, campaign_id)
+        assert size == len(PRESTO_NUMBERS) and (state, attempts) == send.batch, where
+        assert {r[0] for r in recipients(h, campaign_id).values()} == {send.numbers}, where
+        assert campaign(h, campaign_id)[:2] == send.campaign, where
+    numbers = recipients(h, campaign_id).values()
+    assert {r[1] for r in numbers} == {case.code}
+    assert all(case.message in (r[2] or "") for r in numbers), list(numbers)
+    assert case.reason in (campaign(h, campaign_id)[2] or "")
+    assert (h.redis.hget(keys.throttle("smspresto"), "until") is not None) is case.throttled
+    if case.slept_s is not None:
+        low, high = case.slept_s
+        assert low < sum(h.sleeps) < high, h.sleeps
+
+
+@pytest.mark.parametrize("case", ROUTING, ids=[case.label for case in ROUTING])
+def test_each_gateway_error_is_routed_as_the_table_says(harness: Harness, case: Routing) -> None:
+    run_routing_case(harness, case)
 
 
 def test_one_bad_number_is_isolated_by_splitting(harness: Harness) -> None:
@@ -302,11 +369,3 @@ def test_a_cancel_during_the_wait_for_a_retry_cancels_the_batch(harness: Harness
     gateway = Gateway(presto_ok)
     assert sending.send_batch(batch_id, harness.ctx(gateway)).outcome is Outcome.SKIPPED
     assert gateway.requests == []
-
-
-def test_an_unconfigured_account_pauses_the_campaign(harness: Harness) -> None:
-    campaign_id, [batch_id] = start(harness, "smspresto", PRESTO_NUMBERS, text="Hello")
-    del harness.accounts["smspresto"]
-    decision = sending.send_batch(batch_id, harness.ctx(Gateway(presto_ok)))
-    assert decision.outcome is Outcome.PAUSED
-    assert campaign(harness, campaign_id)[:2] == ("paused", "account")
