@@ -71,7 +71,7 @@ def naive_send(recipient_id: int) -> str:
         recipient = db.get(Recipient, recipient_id)
         assert recipient is not None
         campaign = db.get(Campaign, recipient.campaign_id)
-        assert campaign is not None
+        assert campaign is not None and campaign.account is not None
         account = ctx.accounts[campaign.account]
         adapter = get_adapter(account.provider)
         batch = Batch((recipient.msisdn,), text=campaign.text, sender=campaign.sender)

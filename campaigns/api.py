@@ -21,16 +21,18 @@ from campaigns.control import cancel_campaign, pause_campaign, resume_campaign, 
 from campaigns.db import get_engine
 from campaigns.errors import InputError
 from campaigns.handoff import notify
-from campaigns.models import CampaignState
+from campaigns.models import AccountState, CampaignState
 from campaigns.planning import NullSink, Planner, Tally
 from campaigns.recipients_input import Recipients, RowSource
-from campaigns.spec import DEFAULT_MAX_SEGMENTS, CampaignSpec, build_spec
+from campaigns.routes import Route
+from campaigns.spec import DEFAULT_MAX_SEGMENTS, CampaignSpec, Lane, build_spec
 from campaigns.status import CampaignInfo, RecipientInfo, get_campaign, iter_recipients
 from campaigns.suppression import SuppressionLookup, suppress, unsuppress
-from campaigns.tables import CAMPAIGNS
+from campaigns.tables import CAMPAIGN_ACCOUNTS, CAMPAIGNS
 from providers import Account
 
 __all__ = [
+    "AccountEstimate",
     "CampaignInfo",
     "Estimate",
     "RecipientInfo",
@@ -48,12 +50,34 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
+class AccountEstimate:
+    """One account's share of an estimate: what it would send, and what it has.
+
+    ``credits`` are counted as ``credit_unit`` says (segments on every gateway today);
+    ``balance`` is the account's balance where the gateway reports one (in the gateway's own
+    unit: credits, or BDT for AamarSMS), else None with ``balance_error`` saying why.
+    """
+
+    account: str
+    provider: str
+    numbers: int
+    rejected: int
+    batches: int
+    segments: int
+    credits: float | None  # None: the gateway charges money and no price is set
+    credit_unit: str
+    balance: float | None
+    balance_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Estimate:
     """What a submission would plan, without writing anything.
 
     ``valid`` numbers would be sent; ``segments_max`` is the longest message in segments and
-    ``segments_total`` (= ``credits``) the sum over valid numbers. ``balance`` is the account's
-    balance where the gateway reports one, else None with ``balance_error`` saying why.
+    ``segments_total`` (= ``credits``) the sum over valid numbers. ``accounts`` gives every
+    account's share (a one-account campaign has one); ``no_route`` counts the rejected rows
+    that no prefix of the route covers. ``balance``/``balance_error`` are the first account's.
     ``examples`` quotes the first rows that would not be sent, with their reasons.
     """
 
@@ -72,11 +96,13 @@ class Estimate:
     balance: float | None
     balance_error: str | None
     examples: tuple[str, ...]
+    no_route: int = 0
+    accounts: tuple[AccountEstimate, ...] = ()
 
 
 def submit_campaign(
-    account: str | Account,
-    recipients: Recipients,
+    account: str | Account | None = None,
+    recipients: Recipients | None = None,
     text: str | None = None,
     template_id: int | None = None,
     sender: str | None = None,
@@ -87,28 +113,36 @@ def submit_campaign(
     window: tuple[str, str] | None = None,
     window_tz: str | None = None,
     *,
+    route: str | Route | None = None,
     database_url: str | None = None,
     accounts: Mapping[str, Account] | None = None,
+    routes: Mapping[str, Route] | None = None,
 ) -> int:
     """Validate, plan and store a campaign; returns its id. It is ``scheduled`` for ``send_at``
     (an aware datetime; default now) and handed to the worker once committed.
 
-    ``account`` is a configured account's name (looked up in ``accounts``, default
-    ``providers.load_accounts()``) or an Account. ``recipients`` is a CSV path (number column
-    ``msisdn``/``phone``/``number``/``mobile``, other columns fill ``{placeholders}``) or an
-    iterable of numbers or of dicts with an ``msisdn`` key. SMSPlus.az takes ``template_id``
-    (a template of the account) instead of ``text``. ``window`` ("HH:MM", "HH:MM") in
+    Exactly one of ``account`` and ``route``. ``account`` is a configured account's name
+    (looked up in ``accounts``, default ``providers.load_accounts()``) or an Account: every
+    number goes through it. ``route`` is a configured route's name (``[routes.NAME]``, looked
+    up in ``routes``, default ``campaigns.routes.load_routes()``) or a Route: each number goes
+    to the account of its longest matching prefix, with fallbacks if that account fails.
+
+    ``recipients`` is a CSV path (number column ``msisdn``/``phone``/``number``/``mobile``,
+    other columns fill ``{placeholders}``) or an iterable of numbers or of dicts with an
+    ``msisdn`` key. Text gateways take ``text``; SMSPlus.az takes ``template_id`` (a template
+    of the account); a route over both kinds takes both. ``window`` ("HH:MM", "HH:MM") in
     ``window_tz`` (default UTC) limits sending to those hours each day.
 
     The same ``idempotency_key`` returns the first campaign's id, even under a race. Raises
     a CampaignError subclass naming the field and row; nothing is written then.
     """
     spec = build_spec(
-        account, text=text, template_id=template_id, sender=sender, send_at=send_at,
-        name=name, idempotency_key=idempotency_key, max_segments=max_segments, window=window,
-        window_tz=window_tz, accounts=accounts,
+        account, route=route, text=text, template_id=template_id, sender=sender,
+        send_at=send_at, name=name, idempotency_key=idempotency_key,
+        max_segments=max_segments, window=window, window_tz=window_tz, accounts=accounts,
+        routes=routes,
     )  # fmt: skip
-    if not spec.gateway.account.name:
+    if spec.route is None and not spec.gateway.account.name:
         raise InputError("account: an Account passed directly needs a name (the worker finds "
                          "its credentials by that name)")  # fmt: skip
     engine = get_engine(database_url)
@@ -117,7 +151,7 @@ def submit_campaign(
         if existing is not None:
             return existing
     planner = Planner(spec)
-    with RowSource(recipients, spec.template.names) as rows:
+    with RowSource(_required(recipients), spec.names) as rows:
         try:
             campaign_id = _plan_and_store(engine, spec, planner, rows)
         except IntegrityError:
@@ -131,8 +165,8 @@ def submit_campaign(
 
 
 def estimate(
-    account: str | Account,
-    recipients: Recipients,
+    account: str | Account | None = None,
+    recipients: Recipients | None = None,
     text: str | None = None,
     template_id: int | None = None,
     sender: str | None = None,
@@ -143,29 +177,52 @@ def estimate(
     window: tuple[str, str] | None = None,
     window_tz: str | None = None,
     *,
+    route: str | Route | None = None,
     database_url: str | None = None,
     accounts: Mapping[str, Account] | None = None,
+    routes: Mapping[str, Route] | None = None,
     check_balance: bool = True,
 ) -> Estimate:
     """A dry run of ``submit_campaign`` with the same arguments: writes nothing.
 
     Input errors raise as they would at submit; a list with nothing to send is reported in
-    the counts instead. With ``check_balance`` the gateway's balance is asked for (short
-    timeout); a failure leaves ``balance`` None and says why in ``balance_error``.
+    the counts instead. With ``check_balance`` every account's gateway is asked for its
+    balance (short timeout); a failure leaves ``balance`` None and says why.
     """
     spec = build_spec(
-        account, text=text, template_id=template_id, sender=sender, send_at=send_at,
-        name=name, idempotency_key=idempotency_key, max_segments=max_segments, window=window,
-        window_tz=window_tz, accounts=accounts,
+        account, route=route, text=text, template_id=template_id, sender=sender,
+        send_at=send_at, name=name, idempotency_key=idempotency_key,
+        max_segments=max_segments, window=window, window_tz=window_tz, accounts=accounts,
+        routes=routes,
     )  # fmt: skip
     planner = Planner(spec)
     lookup = SuppressionLookup(get_engine(database_url))
-    with RowSource(recipients, spec.template.names) as rows:
+    with RowSource(_required(recipients), spec.names) as rows:
         tally = planner.run(rows, NullSink(), lookup, require_sendable=False)
-    balance, balance_error = None, None
+    shares = tuple(_account_estimate(spec, lane, tally, check_balance) for lane in spec.lanes)
+    return _estimate_of(tally, shares)
+
+
+def _required(recipients: Recipients | None) -> Recipients:
+    if recipients is None:
+        raise InputError("recipients: give a CSV path or a list of numbers")
+    return recipients
+
+
+def _account_estimate(
+    spec: CampaignSpec, lane: Lane, tally: Tally, check_balance: bool
+) -> AccountEstimate:
+    share = tally.accounts[lane.account]
+    balance: float | None = None
+    balance_error: str | None = None
     if check_balance:
-        balance, balance_error = fetch_balance(spec.gateway.adapter, spec.gateway.account)
-    return _estimate_of(tally, balance, balance_error)
+        balance, balance_error = fetch_balance(lane.gateway.adapter, lane.gateway.account)
+    return AccountEstimate(
+        account=lane.account, provider=lane.gateway.account.provider, numbers=share.valid,
+        rejected=share.rejected, batches=share.batches, segments=share.segments_total,
+        credits=share.credits, credit_unit=lane.gateway.limits.credit_unit, balance=balance,
+        balance_error=balance_error,
+    )  # fmt: skip
 
 
 def _plan_and_store(engine: Engine, spec: CampaignSpec, planner: Planner, rows: RowSource) -> int:
@@ -184,20 +241,23 @@ def _plan_and_store(engine: Engine, spec: CampaignSpec, planner: Planner, rows: 
                 encoding=tally.encoding,
             )
         )
+        _insert_accounts(conn, campaign_id, spec, tally)
     return campaign_id
 
 
 def _insert_campaign(conn: Connection, spec: CampaignSpec) -> int:
-    gateway = spec.gateway
+    single = spec.gateway.account if spec.route is None else None
     window = spec.window or (None, None)
     values = {
         "name": spec.name,
-        "account": gateway.account.name,
-        "provider": gateway.account.provider,
+        "account": single.name if single else None,
+        "provider": single.provider if single else None,
+        "route": spec.route.name if spec.route else None,
+        "route_table": spec.route.to_json() if spec.route else None,
         "state": CampaignState.DRAFT,  # becomes scheduled in this same transaction
-        "text": spec.template.source,
+        "text": spec.source_text,
         "template_id": spec.template_id,
-        "sender": spec.sender,
+        "sender": spec.sender if spec.route else spec.lanes[0].sender,
         "max_segments": spec.max_segments,
         "send_at": spec.send_at,
         "window_start": window[0],
@@ -214,6 +274,22 @@ def _insert_campaign(conn: Connection, spec: CampaignSpec) -> int:
     return campaign_id
 
 
+def _insert_accounts(conn: Connection, campaign_id: int, spec: CampaignSpec, tally: Tally) -> None:
+    rows = []
+    for position, lane in enumerate(spec.lanes):
+        share = tally.accounts[lane.account]
+        rows.append(
+            {
+                "campaign_id": campaign_id, "account": lane.account,
+                "provider": lane.gateway.account.provider, "position": position,
+                "state": AccountState.ACTIVE, "valid": share.valid, "rejected": share.rejected,
+                "batches": share.batches, "segments": share.segments_total,
+                "credits_planned": share.credits or 0.0,
+            }
+        )  # fmt: skip
+    conn.execute(insert(CAMPAIGN_ACCOUNTS), rows)
+
+
 def _campaign_by_key(engine: Engine, key: str) -> int | None:
     with engine.connect() as conn:
         found: int | None = conn.execute(
@@ -222,7 +298,7 @@ def _campaign_by_key(engine: Engine, key: str) -> int | None:
     return found
 
 
-def _estimate_of(tally: Tally, balance: float | None, balance_error: str | None) -> Estimate:
+def _estimate_of(tally: Tally, shares: tuple[AccountEstimate, ...]) -> Estimate:
     return Estimate(
         rows=tally.rows,
         valid=tally.valid,
@@ -236,7 +312,9 @@ def _estimate_of(tally: Tally, balance: float | None, balance_error: str | None)
         segments_total=tally.segments_total,
         batches=tally.batches,
         credits=tally.credits,
-        balance=balance,
-        balance_error=balance_error,
+        balance=shares[0].balance if len(shares) == 1 else None,
+        balance_error=shares[0].balance_error if len(shares) == 1 else "see accounts",
         examples=tuple(tally.examples),
+        no_route=tally.no_route,
+        accounts=shares,
     )

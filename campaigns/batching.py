@@ -10,6 +10,8 @@ open batches; that only makes a few batches smaller than they could be.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -26,6 +28,7 @@ class Item(NamedTuple):
     text: str  # rendered
     params: str | None  # JSON list of template parameter values
     segments: int
+    fields: str | None = None  # routed, personalized: every placeholder value (JSON list)
 
 
 # Two digit strings that stand for numbers when measuring a request's URL: only their length
@@ -86,11 +89,13 @@ class UrlBudget:
 
 @dataclass(slots=True)
 class ClosedBatch:
-    """A full (or final) batch: ``text`` is the one text when every item shares it."""
+    """A full (or final) batch of one account: ``text`` is the one text every item shares."""
 
     seq: int
     text: str | None
     items: list[Item]
+    account: str = ""
+    provider: str = ""
 
 
 @dataclass(slots=True)
@@ -112,16 +117,21 @@ class Packer:
         *,
         per_text: bool,
         budget: UrlBudget | None = None,
-        first_seq: int = 1,
+        seq: Iterator[int] | None = None,
+        account: str = "",
+        provider: str = "",
         max_open_items: int = 50_000,
     ) -> None:
+        """``seq`` numbers the closed batches (shared by the packers of one campaign's
+        accounts, so that batches keep one order); ``account``/``provider`` stamp them."""
         if budget is not None and not per_text:
             raise ValueError("a URL budget needs one text per batch")
         self.max_recipients = max_recipients
         self.closed: list[ClosedBatch] = []
         self._per_text = per_text
         self._budget = budget
-        self._next_seq = first_seq
+        self._seq = seq if seq is not None else itertools.count(1)
+        self._account, self._provider = account, provider
         self._max_open_items = max_open_items
         self._open: dict[str | None, _Open] = {}
         self._open_items = 0
@@ -198,8 +208,9 @@ class Packer:
             shared: str | None = key  # grouped by text: every item has it
         else:
             shared = first if all(it[2] == first for it in items) else None
-        self.closed.append(ClosedBatch(self._next_seq, shared, items))
-        self._next_seq += 1
+        self.closed.append(
+            ClosedBatch(next(self._seq), shared, items, self._account, self._provider)
+        )
 
     def _evict(self) -> None:
         # Oldest first: dict order is the order in which the open batches were started.

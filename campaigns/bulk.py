@@ -42,15 +42,16 @@ RECIPIENT_COLUMNS = (
     "credits",
     "attempts",
     "unique_in_campaign",
+    "fields",
 )
 # A full recipient row as COPY and executemany take it, in RECIPIENT_COLUMNS order.
 CopyRow = tuple[
     int, int, str, int | None, str, str | None, str | None, str | None, int | None,
-    float | None, int, bool,
+    float | None, int, bool, str | None,
 ]  # fmt: skip
 # A sendable row: (row number, msisdn, batch id, text if it differs in its batch, params,
-# segments). Its state is pending and its planned credits are its segments.
-PendingRow = tuple[int, str, int, str | None, str | None, int]
+# segments, fields). Its state is pending and its planned credits are its segments.
+PendingRow = tuple[int, str, int, str | None, str | None, int, str | None]
 
 _MSISDN = itemgetter(1)
 _QUEUED_CHUNKS = 2  # chunks waiting for the writer: bounds memory, keeps both threads busy
@@ -63,14 +64,15 @@ _SQLITE_INSERT = (
 # chunk in one call that releases the GIL (executemany takes the GIL back after every row).
 _SQLITE_JSON_PENDING = (
     "INSERT INTO recipients (campaign_id, row_no, msisdn, batch_id, state, text, params, "
-    "segments, credits, attempts, unique_in_campaign) "
-    f"SELECT ?, value->>0, value->>1, value->>2, '{RecipientState.PENDING}', value->>3, "
-    "value->>4, value->>5, value->>5 * 1.0, 0, 1 FROM json_each(?)"
+    "segments, credits, attempts, unique_in_campaign, fields) "
+    f"SELECT ?, value->>0, value->>1, value->>2, '{RecipientState.PENDING.value}', value->>3, "
+    "value->>4, value->>5, value->>5 * 1.0, 0, 1, value->>6 FROM json_each(?)"
 )
 _SQLITE_JSON_BATCHES = (
-    "INSERT INTO batches (id, campaign_id, seq, state, size, text, attempts) "
-    f"SELECT value->>0, ?, value->>1, '{BatchState.PENDING}', value->>2, value->>3, 0 "
-    "FROM json_each(?)"
+    "INSERT INTO batches (id, campaign_id, seq, state, size, text, attempts, account, "
+    "provider) "
+    f"SELECT value->>0, ?, value->>1, '{BatchState.PENDING.value}', value->>2, value->>3, 0, "
+    "value->>4, value->>5 FROM json_each(?)"
 )
 # The common case (one text per batch, no template parameters) as strings
 # "msisdn,row_no,BBBBBBBBBBBBSSS" (batch id and segments in fixed width at the end), cut with
@@ -108,6 +110,8 @@ def batch_rows(
             "size": len(batch.items),
             "text": batch.text,
             "attempts": 0,
+            "account": batch.account,
+            "provider": batch.provider,
         }
         for batch in closed
     ]
@@ -131,9 +135,9 @@ def pending_rows(closed: Sequence[ClosedBatch], batch_ids: Sequence[int]) -> lis
     rows: list[PendingRow] = []
     for batch, batch_id in zip(closed, batch_ids, strict=True):
         if batch.text is None:
-            rows.extend((k, m, batch_id, t, p, s) for k, m, t, p, s in batch.items)
+            rows.extend((k, m, batch_id, t, p, s, f) for k, m, t, p, s, f in batch.items)
         else:
-            rows.extend((k, m, batch_id, None, p, s) for k, m, _t, p, s in batch.items)
+            rows.extend((k, m, batch_id, None, p, s, f) for k, m, _t, p, s, f in batch.items)
     return rows
 
 
@@ -168,12 +172,13 @@ def prepare_chunk(
     pending.sort(key=_MSISDN)
     prepared = PreparedChunk(batch_rows(campaign_id, closed, ids))
     rows: list[CopyRow] = [
-        (campaign_id, k, m, None, st, reason, None, None, segs, None, 0, st not in _REPEATABLE)
+        (campaign_id, k, m, None, st, reason, None, None, segs, None, 0, st not in _REPEATABLE,
+         None)
         for k, m, st, reason, segs in settled
-    ]
+    ]  # fmt: skip
     rows.extend(
-        (campaign_id, k, m, b, RecipientState.PENDING, None, t, p, s, float(s), 0, True)
-        for k, m, b, t, p, s in pending
+        (campaign_id, k, m, b, RecipientState.PENDING, None, t, p, s, float(s), 0, True, f)
+        for k, m, b, t, p, s, f in pending
     )
     prepared.rows = rows
     return prepared
@@ -214,7 +219,10 @@ def _prepare_sqlite(
     prepared = PreparedChunk([])
     if closed:
         prepared.batches_json = json.dumps(
-            [(i, b.seq, len(b.items), b.text) for b, i in zip(closed, ids, strict=True)]
+            [
+                (i, b.seq, len(b.items), b.text, b.account, b.provider)
+                for b, i in zip(closed, ids, strict=True)
+            ]
         )
     if settled:
         prepared.settled_json = json.dumps(settled)
@@ -226,11 +234,11 @@ def _prepare_sqlite(
             batch.text is not None
             and segs < _PACKED_SEGMENTS
             and batch_id < _PACKED_BATCH_IDS
-            and all(p is None for _k, _m, _t, p, _s in batch.items)
+            and all(p is None and f is None for _k, _m, _t, p, _s, f in batch.items)
         ):
             # A sendable msisdn is digits only, so the first comma ends it.
             suffix = f",{batch_id:012d}{segs:03d}"
-            packed.extend([f"{m},{k}{suffix}" for k, m, _t, _p, _s in batch.items])
+            packed.extend([f"{m},{k}{suffix}" for k, m, _t, _p, _s, _f in batch.items])
         else:
             others.append((batch, batch_id))
     if packed:

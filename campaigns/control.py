@@ -7,16 +7,18 @@ cancel takes effect before the next batch; a batch already in flight is left to 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, func, select, update
 
-from campaigns.batching import ClosedBatch, Item
+from campaigns.batching import ClosedBatch, Item, Packer
 from campaigns.bulk import insert_batches
 from campaigns.db import get_engine
 from campaigns.errors import CampaignNotFound, InvalidState
+from campaigns.failover import back_to_first
 from campaigns.gateway import gateway_for, resolve_account
 from campaigns.handoff import notify
 from campaigns.models import (
@@ -26,7 +28,7 @@ from campaigns.models import (
     RecipientState,
 )
 from campaigns.tables import BATCHES, CAMPAIGNS, RECIPIENTS
-from providers import Account
+from providers import Account, load_accounts
 
 CS = CampaignState
 _PAUSABLE = (CS.SCHEDULED, CS.RUNNING, CS.PAUSED)
@@ -51,15 +53,25 @@ def pause_campaign(
         )  # fmt: skip
 
 
-def resume_campaign(campaign_id: int, *, database_url: str | None = None) -> str:
+def resume_campaign(
+    campaign_id: int,
+    *,
+    database_url: str | None = None,
+    accounts: Mapping[str, Account] | None = None,
+) -> CampaignState:
     """Resume a paused campaign; returns its new state.
 
     It goes back to ``scheduled`` while its send time is still ahead, else to ``running``,
-    and the worker is notified.
+    and the worker is notified. A routed campaign tries its route again from each number's
+    first account: failed accounts are usable again, and numbers that failover moved (and no
+    worker has claimed since) go back.
     """
     now = datetime.now(UTC)
     with get_engine(database_url).begin() as conn:
         row = _campaign_row(conn, campaign_id)
+        if row["route_table"] is not None and row["state"] == CS.PAUSED:
+            known = dict(accounts) if accounts is not None else load_accounts()
+            back_to_first(conn, campaign_id, now, known)
         send_at = row["send_at"]
         if send_at is not None and send_at.tzinfo is None:
             send_at = send_at.replace(tzinfo=UTC)
@@ -122,21 +134,28 @@ def retry_failed(
         row = _campaign_row(conn, campaign_id)
         if row["state"] not in _RETRYABLE:
             raise _invalid(campaign_id, row["state"], "retry failed numbers of", _RETRYABLE)
-        gateway = gateway_for(resolve_account(row["account"], accounts))
         first_seq = conn.execute(
             select(func.coalesce(func.max(BATCHES.c.seq), 0)).where(
                 BATCHES.c.campaign_id == campaign_id
             )
         ).scalar_one()
-        packer = gateway.packer(row["sender"], first_seq=first_seq + 1)
+        seq = itertools.count(first_seq + 1)
+        packers: dict[str, Packer] = {}  # a failed number is re-planned on its batch's account
         retried = batches = 0
         for page in _failed_pages(conn, campaign_id, row["text"] or ""):
-            for item in page:
+            for account, item in page:
+                packer = packers.get(account)
+                if packer is None:
+                    gateway = gateway_for(resolve_account(account, accounts))
+                    packer = packers[account] = gateway.packer(row["sender"], seq=seq)
                 packer.add(item)
             retried += len(page)
-            batches += _store_replanned(conn, campaign_id, packer.take_closed(), now)
-        packer.finish()
-        batches += _store_replanned(conn, campaign_id, packer.take_closed(), now)
+            closed = [b for p in packers.values() for b in p.take_closed()]
+            batches += _store_replanned(conn, campaign_id, closed, now)
+        for packer in packers.values():
+            packer.finish()
+        closed = [b for p in packers.values() for b in p.take_closed()]
+        batches += _store_replanned(conn, campaign_id, closed, now)
         if retried:
             _compare_and_set(
                 conn, campaign_id, _RETRYABLE, "retry failed numbers of",
@@ -149,26 +168,29 @@ def retry_failed(
     return retried
 
 
-def _failed_pages(conn: Connection, campaign_id: int, fallback_text: str) -> Iterator[list[Item]]:
-    """The failed recipients as packer items (key = recipient id), a page at a time."""
+def _failed_pages(
+    conn: Connection, campaign_id: int, fallback_text: str
+) -> Iterator[list[tuple[str, Item]]]:
+    """The failed recipients as (account, packer item; key = recipient id), a page at a time."""
     text = func.coalesce(RECIPIENTS.c.text, BATCHES.c.text, fallback_text)
     last_id = 0
     while True:
         query = (
-            select(RECIPIENTS.c.id, RECIPIENTS.c.msisdn, text, RECIPIENTS.c.params,
-                   func.coalesce(RECIPIENTS.c.segments, 1))
+            select(BATCHES.c.account, RECIPIENTS.c.id, RECIPIENTS.c.msisdn, text,
+                   RECIPIENTS.c.params, func.coalesce(RECIPIENTS.c.segments, 1),
+                   RECIPIENTS.c.fields)
             .select_from(RECIPIENTS.outerjoin(BATCHES, RECIPIENTS.c.batch_id == BATCHES.c.id))
             .where(RECIPIENTS.c.campaign_id == campaign_id,
                    RECIPIENTS.c.state == RecipientState.FAILED, RECIPIENTS.c.id > last_id)
             .order_by(RECIPIENTS.c.id)
             .limit(_RETRY_PAGE_ROWS)
         )  # fmt: skip
-        page = [Item._make(r) for r in conn.execute(query)]
+        page = [(r[0], Item._make(r[1:])) for r in conn.execute(query)]
         if page:
             yield page
         if len(page) < _RETRY_PAGE_ROWS:
             return
-        last_id = page[-1][0]
+        last_id = page[-1][1].key
 
 
 def _store_replanned(
@@ -179,7 +201,7 @@ def _store_replanned(
     moves = [
         {"rid": key, "bid": batch_id, "txt": text if batch.text is None else None}
         for batch, batch_id in zip(closed, ids, strict=True)
-        for key, _msisdn, text, _params, _segs in batch.items
+        for key, _msisdn, text, _params, _segs, _fields in batch.items
     ]
     if moves:
         conn.execute(

@@ -9,7 +9,7 @@ and an account ``max_url_chars``, say); whether it does is read off a probe requ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from campaigns.batching import Packer, UrlBudget
@@ -30,12 +30,16 @@ class Gateway:
     max_url_chars: int | None  # only for GET gateways, whose URL carries the numbers
     sender_max_chars: int | None
 
-    def packer(self, sender: str | None, *, first_seq: int = 1) -> Packer:
-        """A packer for this gateway's requests (one text each unless the gateway mixes)."""
+    def packer(self, sender: str | None, *, seq: Iterator[int] | None = None) -> Packer:
+        """A packer for this gateway's requests (one text each unless the gateway mixes),
+        numbering its batches from ``seq`` (default: from 1)."""
         budget = self.url_budget(sender)
         per_text = not self.limits.text_per_recipient and not self.limits.template_params
         per_text = per_text or budget is not None  # a URL is measured for one text
-        return Packer(self.max_recipients, per_text=per_text, budget=budget, first_seq=first_seq)
+        return Packer(
+            self.max_recipients, per_text=per_text, budget=budget, seq=seq,
+            account=self.account.name, provider=self.account.provider,
+        )  # fmt: skip
 
     def url_budget(self, sender: str | None) -> UrlBudget | None:
         """The URL budget of this gateway's requests, or None where the URL holds no numbers."""

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     text,
     true,
 )
@@ -56,6 +57,13 @@ class CampaignState(StrEnum):
     FAILED = "failed"
 
 
+class AccountState(StrEnum):
+    """Whether an account may still send a campaign's numbers."""
+
+    ACTIVE = "active"
+    FAILED = "failed"  # an account error or an open circuit: numbers move to a fallback
+
+
 class PauseKind(StrEnum):
     """Why a paused campaign is paused; only a window pause is lifted by the tick itself."""
 
@@ -79,6 +87,7 @@ class BatchState(StrEnum):
     UNKNOWN = "unknown"
     CANCELLED = "cancelled"
     SPLIT = "split"  # replaced by smaller batches to isolate a number the gateway refused
+    MOVED = "moved"  # never claimed; its numbers went to batches of another account (failover)
 
 
 class RecipientState(StrEnum):
@@ -99,7 +108,9 @@ class RecipientState(StrEnum):
 
 CS, BS, RS = CampaignState, BatchState, RecipientState
 CAMPAIGN_TERMINAL: Final = frozenset({CS.COMPLETED, CS.CANCELLED, CS.FAILED})
-BATCH_TERMINAL: Final = frozenset({BS.DONE, BS.FAILED, BS.UNKNOWN, BS.CANCELLED, BS.SPLIT})
+BATCH_TERMINAL: Final = frozenset(
+    {BS.DONE, BS.FAILED, BS.UNKNOWN, BS.CANCELLED, BS.SPLIT, BS.MOVED}
+)
 # Recipient states settled at planning (never sent), and those among them that may repeat a
 # number within one campaign (unique_in_campaign is false for these).
 PLANNED_TERMINAL: Final = frozenset({RS.INVALID, RS.DUPLICATE, RS.SUPPRESSED, RS.REJECTED})
@@ -135,20 +146,26 @@ class Base(DeclarativeBase):
 
 
 class Campaign(Base):
-    """One submitted campaign: a text or a template for a list of numbers, via one account."""
+    """One submitted campaign: a text or a template for a list of numbers, via one account or
+    a route (then ``account`` and ``provider`` are None and ``route_table`` is the route as it
+    was configured at submit, so that later edits of the config do not move its numbers)."""
 
     __tablename__ = "campaigns"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str | None] = mapped_column(String(200))
-    account: Mapped[str] = mapped_column(String(100))
-    provider: Mapped[str] = mapped_column(String(40))
+    account: Mapped[str | None] = mapped_column(String(100))
+    provider: Mapped[str | None] = mapped_column(String(40))
+    route: Mapped[str | None] = mapped_column(String(100))
+    route_table: Mapped[str | None] = mapped_column(Text)  # JSON of campaigns.routes.Route
     state: Mapped[CampaignState] = mapped_column(
         StateColumn(CampaignState), default=CampaignState.DRAFT, index=True
     )
     pause_kind: Mapped[PauseKind | None] = mapped_column(StateColumn(PauseKind))
     reason: Mapped[str | None] = mapped_column(Text)  # human-readable, whenever paused/failed
-    text: Mapped[str | None] = mapped_column(Text)  # the text or template as submitted
+    # The text as submitted (a one-account template campaign: the template's text); a route
+    # may carry both a text (text gateways) and a template id (SMSPlus.az).
+    text: Mapped[str | None] = mapped_column(Text)
     template_id: Mapped[int | None] = mapped_column(Integer)  # SMSPlus.az approved template
     sender: Mapped[str | None] = mapped_column(String(50))
     encoding: Mapped[str | None] = mapped_column(String(10))  # GSM-7 | UCS-2 | mixed
@@ -176,6 +193,8 @@ class Batch(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)  # order within the campaign
+    account: Mapped[str] = mapped_column(String(100))  # the account that sends it
+    provider: Mapped[str] = mapped_column(String(40))
     state: Mapped[BatchState] = mapped_column(
         StateColumn(BatchState), default=BatchState.PENDING, index=True
     )
@@ -236,8 +255,43 @@ class Recipient(Base):
     gateway_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Routed, personalized rows: every placeholder value (JSON list in the campaign's order),
+    # so that a failover can render the text or template for another account.
+    fields: Mapped[str | None] = mapped_column(Text)
+    # Set when failover moved the number: from which account(s) and why.
+    move_reason: Mapped[str | None] = mapped_column(Text)
     # False only for REPEATABLE rows (invalid, duplicate); never updated.
     unique_in_campaign: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+
+class CampaignAccount(Base):
+    """One account of a campaign: its planned share, and whether it may still send.
+
+    A one-account campaign has one row; a routed campaign one per account its route names
+    (``position`` is the route's order). ``state`` turns ``failed`` when the account stopped
+    being usable for the campaign (an account error, or its circuit opened), with the reason;
+    its never-claimed numbers then move to their next account.
+    """
+
+    __tablename__ = "campaign_accounts"
+    __table_args__ = (UniqueConstraint("campaign_id", "account", name="uq_campaign_accounts"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    account: Mapped[str] = mapped_column(String(100))
+    provider: Mapped[str] = mapped_column(String(40))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[AccountState] = mapped_column(
+        StateColumn(AccountState), default=AccountState.ACTIVE
+    )
+    reason: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Planned at submit (failover moves numbers, these stay what was planned).
+    valid: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    batches: Mapped[int] = mapped_column(Integer, default=0)
+    segments: Mapped[int] = mapped_column(Integer, default=0)
+    credits_planned: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class Suppression(Base):

@@ -1,11 +1,14 @@
 """Planning a campaign: every row classified, every sendable number placed in a batch.
 
-Rows stream through in chunks of ``CHUNK_ROWS``. For each chunk the numbers are normalized
-for the gateway (``invalid`` when they cannot be a mobile number there), repeats are marked
-``duplicate``, numbers on the global opt-out list ``suppressed``; each remaining number's text
-is rendered, measured and checked against the hard limits (``rejected`` when over them), and
-the number goes into a batch. Closed batches and classified rows go to a ``Sink`` once per
-chunk, so memory holds one chunk, the open batches and the set of numbers seen.
+Rows stream through in chunks of ``CHUNK_ROWS``. For each chunk the numbers are read (for
+one account: in its gateway's format; for a route: to E.164 with the route's default region,
+then, by the longest matching prefix, written for the account they route to), ``invalid``
+when they cannot be a mobile number there; repeats are marked ``duplicate``, numbers on the
+global opt-out list ``suppressed``, numbers no route covers ``rejected``. Each remaining
+number's text is rendered and measured for its account (``rejected`` when over that
+gateway's hard limits) and the number goes into a batch of that account. Closed batches and
+classified rows go to a ``Sink`` once per chunk, so memory holds one chunk, the open batches
+and the set of numbers seen.
 
 Decisions (DESIGN.md invariant 8, "bad input gets a clear error"):
 
@@ -13,6 +16,8 @@ Decisions (DESIGN.md invariant 8, "bad input gets a clear error"):
   a ``TextTooLong`` error before any row is read; for a personalized text, its fixed part.
 - One personalized row over a limit is recorded ``rejected`` with the reason; when every
   sendable row is rejected, the submission fails with ``TextTooLong`` naming the first.
+- A number routed to an account that cannot carry what was given (a template gateway and no
+  ``template_id``) is ``rejected`` with the reason saying what to add.
 - A row with a missing or empty placeholder value fails the whole submission
   (``MissingPlaceholder`` naming the row and column): it is an error in the list, not a
   property of one number.
@@ -22,6 +27,7 @@ Decisions (DESIGN.md invariant 8, "bad input gets a clear error"):
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,9 +40,11 @@ from campaigns.batching import ClosedBatch, Item, UrlBudget
 from campaigns.errors import InputError, NothingToSend, TextTooLong
 from campaigns.models import RecipientState as RS
 from campaigns.numbers import InvalidNumber, normalizer
+from campaigns.numbers.formats import country_of_format, for_gateway
 from campaigns.recipients_input import Row
-from campaigns.spec import CampaignSpec
+from campaigns.spec import CampaignSpec, Lane
 from campaigns.suppression import SuppressionLookup
+from providers import NumberFormat
 
 # Rows per chunk. Each chunk costs the writer thread a few hand-offs of the GIL (up to the 5 ms
 # switch interval each) and one sweep of the unique index; 50,000 planned a million numbers
@@ -45,10 +53,6 @@ CHUNK_ROWS = 50_000
 FIRST_CHUNK_ROWS = 5_000  # chunks double from here up to CHUNK_ROWS
 _RAW_CHARS = 32  # Recipient.msisdn's width: an invalid row keeps at most this much raw input
 _EXAMPLES = 3  # reasons quoted in an error about the whole list
-
-# (row number, msisdn, E.164 digits, placeholder values): a new valid number of the chunk.
-_Fresh = tuple[int, str, str, tuple[str | None, ...] | None]
-_MSISDN = itemgetter(1)
 
 
 class Settled(NamedTuple):
@@ -64,6 +68,9 @@ class Settled(NamedTuple):
 # Plain tuples are built through tuple.__new__ on the hot path: calling a NamedTuple class
 # costs 0.45 s per million rows against 0.27 s this way (the rows are the same objects).
 _new = tuple.__new__
+# (row number, msisdn, E.164 digits, placeholder values): a new valid number of the chunk.
+_Fresh = tuple[int, str, str, tuple[str | None, ...] | None]
+_MSISDN = itemgetter(1)
 
 
 class Sink(Protocol):
@@ -81,8 +88,34 @@ class NullSink:
 
 
 @dataclass
+class AccountTally:
+    """One account's share of a planning run; ``credits`` in the gateway's own unit."""
+
+    account: str
+    provider: str
+    credit_unit: str = "credits"
+    price_per_segment: float | None = 1.0  # None: the gateway charges money, price unknown
+    valid: int = 0
+    rejected: int = 0
+    batches: int = 0
+    segments_total: int = 0
+    segments_max: int = 0
+
+    @property
+    def credits(self) -> float | None:
+        """What the share will cost in ``credit_unit``; None when no price is known."""
+        if self.price_per_segment is None:
+            return None
+        return self.segments_total * self.price_per_segment
+
+
+@dataclass
 class Tally:
-    """Counts of one planning run: what ``estimate`` reports and the campaign row records."""
+    """Counts of one planning run: what ``estimate`` reports and the campaign row records.
+
+    ``rejected`` counts every rejected row; ``no_route`` those among them that no prefix of
+    the route covered. ``accounts`` holds each account's share, in the route's order.
+    """
 
     rows: int = 0
     valid: int = 0
@@ -90,11 +123,13 @@ class Tally:
     duplicate: int = 0
     suppressed: int = 0
     rejected: int = 0
+    no_route: int = 0
     segments_max: int = 0
     segments_total: int = 0
     batches: int = 0
     encodings: set[str] = field(default_factory=set)
     examples: list[str] = field(default_factory=list)  # "row 3: invalid: too short"
+    accounts: dict[str, AccountTally] = field(default_factory=dict)
 
     @property
     def credits(self) -> float:
@@ -116,28 +151,41 @@ class _Verdict:
     reason: str | None  # why this text cannot be sent, or None
 
 
+class _Refused(Exception):
+    """Raised (and caught inside the planner) when a valid number cannot go where it routes."""
+
+    def __init__(self, reason: str, e164: str, *, no_route: bool = False) -> None:
+        super().__init__(reason)
+        self.reason, self.e164, self.no_route = reason, e164, no_route
+
+
 class Planner:
     """Classifies rows and packs sendable ones; ``run`` feeds a sink and returns the tally."""
 
     def __init__(self, spec: CampaignSpec) -> None:
         """Prepare for ``spec``; raises TextTooLong when the campaign's own text cannot fit."""
-        gateway = spec.gateway
         self.spec = spec
         self.tally = Tally()
-        try:
-            self._normalize = normalizer(
-                gateway.limits.number_format, gateway.account.default_region
-            )
-        except ValueError as exc:  # a default_region that contradicts the gateway's country
-            raise InputError(f"account {gateway.account.name!r}: {exc}") from None
-        self._budget: UrlBudget | None = gateway.url_budget(spec.sender)
-        self._packer = gateway.packer(spec.sender)
-        self._seen: dict[int | str, int] = {}  # number -> first row; ints are smaller than str
-        self._verdicts: dict[str, _Verdict] = {}
+        seq = itertools.count(1)  # one order over every account's batches
+        self._lanes = [_LanePlanner(lane, spec, seq, self) for lane in spec.lanes]
+        self._lane_at = {lane.account: i for i, lane in enumerate(spec.lanes)}
+        self._seen: dict[int | str, int] = {}  # E.164 -> first row; ints are smaller than str
         self._settled: list[Settled] = []
-        self._check_fixed_text()
-        plain = spec.template.is_plain
-        self._plain: _Verdict | None = self._judge(spec.template.source) if plain else None
+        try:
+            if spec.route is None:
+                gateway = spec.gateway
+                self._normalize = normalizer(
+                    gateway.limits.number_format, gateway.account.default_region
+                )
+            else:
+                self._normalize = normalizer(NumberFormat.INTL, spec.route.default_region)
+        except ValueError as exc:  # a default_region that contradicts the gateway's country
+            where = (
+                f"route {spec.route.name!r}"
+                if spec.route
+                else f"account {spec.gateway.account.name!r}"
+            )
+            raise InputError(f"{where}: {exc}") from None
 
     def run(
         self,
@@ -155,110 +203,277 @@ class Planner:
         for chunk in _chunks(iter(rows), CHUNK_ROWS):
             self._plan_chunk(chunk, suppressions)
             self._flush(sink)
-        self._packer.finish()
+        for lane in self._lanes:
+            lane.packer.finish()
         self._flush(sink)
         if require_sendable:
             self._check_sendable()
         return self.tally
 
     def _flush(self, sink: Sink) -> None:
-        closed = self._packer.take_closed()
+        closed: list[ClosedBatch] = []
+        for lane in self._lanes:
+            taken = lane.packer.take_closed()
+            lane.tally.batches += len(taken)
+            closed += taken
+        closed.sort(key=lambda b: b.seq)
         self.tally.batches += len(closed)
         sink.write(self._settled, closed)
         self._settled = []
 
     def _plan_chunk(self, chunk: list[Row], suppressions: SuppressionLookup) -> None:
-        fresh = self._classify_numbers(chunk)
-        if not suppressions.empty:
-            blocked = suppressions.suppressed({e164 for _, _, e164, _ in fresh})
-            if blocked:
-                fresh = self._settle_suppressed(fresh, blocked)
-        # Batches are filled in number order within the chunk, and rows are written in that
-        # order too: each batch's rows are then neighbours in the table and the unique index
-        # is filled in one sweep. The worker updates a batch's rows twice; scattered over a
-        # chunk they cost a page each (sending random lists was 1.8x slower in bench.e2e).
-        fresh.sort(key=_MSISDN)
-        if self._plain is not None:
-            self._plan_plain(fresh, self._plain)
+        self.tally.rows += len(chunk)
+        if self.spec.route is None:
+            per_lane = [self._classify_numbers(chunk)]
         else:
-            for row_no, msisdn, _e164, values in fresh:
-                self._plan_personal(row_no, msisdn, values)
+            per_lane = self._classify_routed(chunk)
+        if not suppressions.empty:
+            wanted = {e164 for fresh in per_lane for _, _, e164, _ in fresh}
+            blocked = suppressions.suppressed(wanted)
+            if blocked:
+                per_lane = [self._settle_suppressed(fresh, blocked) for fresh in per_lane]
+        for lane, fresh in zip(self._lanes, per_lane, strict=True):
+            # Batches are filled in number order within the chunk, and rows are written in
+            # that order too: each batch's rows are then neighbours in the table and the
+            # unique index is filled in one sweep. The worker updates a batch's rows; scattered
+            # over a chunk they cost a page each (random lists were 1.8x slower in bench.e2e).
+            fresh.sort(key=_MSISDN)
+            lane.plan(fresh)
 
     def _settle_suppressed(self, fresh: list[_Fresh], blocked: set[str]) -> list[_Fresh]:
         kept = []
         for entry in fresh:
             if entry[2] in blocked:
-                self._settle(entry[0], entry[1], RS.SUPPRESSED, "on the suppression list")
+                self.settle(entry[0], entry[1], RS.SUPPRESSED, "on the suppression list")
             else:
                 kept.append(entry)
         return kept
 
-    def _plan_plain(self, fresh: list[_Fresh], verdict: _Verdict) -> None:
-        """The same text for everyone: measured once, no rendering, items made in bulk."""
-        text, segs = self.spec.template.source, verdict.segments
-        self._count_valid(len(fresh), verdict)
-        new = _new
-        self._packer.add_many(
-            [new(Item, (row_no, msisdn, text, None, segs)) for row_no, msisdn, _, _ in fresh]
-        )
-
     def _classify_numbers(self, chunk: list[Row]) -> list[_Fresh]:
-        """Normalize the chunk's numbers; settle invalid and duplicate rows at once."""
+        """One account: normalize the chunk's numbers; settle invalid and duplicate rows."""
         normalize, seen = self._normalize, self._seen
         fresh: list[_Fresh] = []
-        self.tally.rows += len(chunk)
         for row_no, raw, values in chunk:
             try:
                 number = normalize(raw)
             except InvalidNumber as exc:
                 self._settle_invalid(row_no, raw, exc.reason)
                 continue
-            msisdn = number.msisdn
-            key: int | str = int(msisdn) if msisdn.isdigit() and msisdn[0] != "0" else msisdn
+            e164 = number.e164
+            key: int | str = int(e164) if e164.isdigit() else e164
             first = seen.get(key)
             if first is not None:
-                self._settle(row_no, msisdn, RS.DUPLICATE, f"same number as row {first}")
+                self.settle(row_no, number.msisdn, RS.DUPLICATE, f"same number as row {first}")
                 continue
             seen[key] = row_no
-            fresh.append((row_no, msisdn, number.e164, values))
+            fresh.append((row_no, number.msisdn, e164, values))
         return fresh
+
+    def _classify_routed(self, chunk: list[Row]) -> list[list[_Fresh]]:
+        """A route: read each number to E.164, then route it to its first account."""
+        normalize, seen, route = self._normalize, self._seen, self._route
+        per_lane: list[list[_Fresh]] = [[] for _ in self._lanes]
+        for row_no, raw, values in chunk:
+            try:
+                number = normalize(raw)
+            except InvalidNumber as exc:
+                self._settle_invalid(row_no, raw, exc.reason)
+                continue
+            e164 = number.e164
+            key: int | str = int(e164) if e164.isdigit() else e164
+            first = seen.get(key)
+            if first is not None:
+                self.settle(row_no, e164, RS.DUPLICATE, f"same number as row {first}")
+                continue
+            seen[key] = row_no
+            try:
+                index, msisdn = route(e164)
+            except _Refused as refused:
+                self._reject(row_no, e164, refused)
+                continue
+            per_lane[index].append((row_no, msisdn, e164, values))
+        return per_lane
+
+    def _route(self, e164: str) -> tuple[int, str]:
+        """(lane, msisdn in that gateway's format) of a routed number; _Refused if none."""
+        route = self.spec.route
+        assert route is not None
+        order = route.accounts_for(e164)
+        if not order:
+            raise _Refused(f"no route for +{_country_code(e164)}…", e164, no_route=True)
+        lane = self._lanes[self._lane_at[order[0]]]
+        if lane.refusal is not None:
+            raise _Refused(lane.refusal, e164)
+        msisdn = for_gateway(e164, lane.number_format)
+        if msisdn is None:
+            takes = country_of_format(lane.number_format)
+            raise _Refused(
+                f"route {route.name!r} sends it to account {lane.account!r} "
+                f"({lane.provider}), which only takes {takes} numbers",
+                e164,
+            )
+        return self._lane_at[order[0]], msisdn
+
+    def _reject(self, row_no: int, e164: str, refused: _Refused) -> None:
+        if refused.no_route:
+            self.tally.no_route += 1
+        self.settle(row_no, e164, RS.REJECTED, refused.reason)
+
+    def settle(
+        self,
+        row_no: int,
+        msisdn: str,
+        state: RS,
+        reason: str,
+        segs: int | None = None,
+        account: str | None = None,
+    ) -> None:
+        """Record a row that will not be sent (``account``: the account it was meant for)."""
+        self._settled.append(_new(Settled, (row_no, msisdn, state, reason, segs)))
+        tally = self.tally
+        # The tally's counters are named after the planned-terminal states.
+        setattr(tally, state, getattr(tally, state) + 1)
+        if account is not None and state == RS.REJECTED:
+            tally.accounts[account].rejected += 1
+        if len(tally.examples) < _EXAMPLES:
+            tally.examples.append(f"row {row_no}: {state}: {reason}")
+
+    def count_valid(self, lane: AccountTally, count: int, verdict: _Verdict) -> None:
+        """``count`` numbers of one text placed in batches of ``lane``'s account."""
+        if not count:
+            return
+        for tally in (self.tally, lane):
+            tally.valid += count
+            tally.segments_total += count * verdict.segments
+            tally.segments_max = max(tally.segments_max, verdict.segments)
+        self.tally.encodings.add(verdict.encoding)
+
+    def _settle_invalid(self, row_no: int, raw: str, reason: str) -> None:
+        raw = raw.strip().replace("\x00", "\\0")  # kept for the user; NUL cannot be stored
+        if len(raw) > _RAW_CHARS:
+            reason = f"{reason} (input {raw[:200]!r})"
+        self.settle(row_no, raw[:_RAW_CHARS], RS.INVALID, reason)
+
+    def _check_sendable(self) -> None:
+        tally = self.tally
+        if tally.valid:
+            return
+        examples = "; ".join(tally.examples)
+        over_limits = tally.rejected - tally.no_route
+        if over_limits and self.spec.route is None:
+            raise TextTooLong(
+                f"every sendable row is over the gateway's limits ({tally.rejected} rejected); "
+                f"{examples}"
+            )
+        if not tally.rows:
+            raise NothingToSend("the recipient list has no rows")
+        rejected = f", {tally.rejected} rejected" if tally.rejected else ""
+        raise NothingToSend(
+            f"no sendable number among {tally.rows} rows ({tally.invalid} invalid, "
+            f"{tally.duplicate} duplicate, {tally.suppressed} suppressed{rejected}); {examples}"
+        )
+
+
+def _country_code(e164: str) -> str:
+    """The calling code that starts ``e164`` (E.164 codes are 1 to 3 digits, prefix-free)."""
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+
+    for size in (1, 2, 3):
+        if int(e164[:size]) in COUNTRY_CODE_TO_REGION_CODE:
+            return e164[:size]
+    return e164[:3]
+
+
+class _LanePlanner:
+    """One account's share of the planning: its gateway's limits, texts and batches."""
+
+    def __init__(
+        self, lane: Lane, spec: CampaignSpec, seq: Iterator[int], planner: Planner
+    ) -> None:
+        gateway = lane.gateway
+        self.spec = spec
+        self.planner = planner
+        self.account, self.provider = lane.account, gateway.account.provider
+        self.number_format = gateway.limits.number_format
+        self.refusal = lane.refusal
+        self.template, self.template_id = lane.template, lane.template_id
+        unit, price = gateway.limits.credit_unit, gateway.account.price_per_segment
+        if price is None and unit == "credits":
+            price = 1.0  # a credit per segment
+        self.tally = planner.tally.accounts.setdefault(
+            self.account, AccountTally(self.account, self.provider, unit, price)
+        )
+        self.limits = gateway.limits
+        self.budget: UrlBudget | None = gateway.url_budget(lane.sender)
+        self.packer = gateway.packer(lane.sender, seq=seq)
+        self._verdicts: dict[str, _Verdict] = {}
+        # Where this account's placeholders sit among the values a row is read with.
+        names = self.template.names if self.template is not None else ()
+        self._value_at = tuple(spec.names.index(n) for n in names)
+        self._identity = self._value_at == tuple(range(len(spec.names)))
+        # A routed, personalized row keeps every placeholder value, so that failover can
+        # render it for another account (text or template).
+        self._keep_fields = spec.route is not None and bool(spec.names)
+        self._plain: _Verdict | None = None
+        if self.template is not None:
+            self._check_fixed_text()
+            self._plain = self.judge(self.template.source) if self.template.is_plain else None
+
+    def plan(self, fresh: list[_Fresh]) -> None:
+        """Pack the chunk's numbers routed here (every one, for a one-account campaign)."""
+        if not fresh:
+            return
+        if self._plain is not None and not self._keep_fields:
+            self._plan_plain(fresh, self._plain)
+            return
+        for row_no, msisdn, _e164, values in fresh:
+            self._plan_personal(row_no, msisdn, values)
+
+    def _plan_plain(self, fresh: list[_Fresh], verdict: _Verdict) -> None:
+        """The same text for everyone: measured once, no rendering, items made in bulk."""
+        assert self.template is not None
+        text, segs = self.template.source, verdict.segments
+        self.planner.count_valid(self.tally, len(fresh), verdict)
+        new = _new
+        self.packer.add_many(
+            [new(Item, (row_no, msisdn, text, None, segs, None)) for row_no, msisdn, _, _ in fresh]
+        )
 
     def _plan_personal(
         self, row_no: int, msisdn: str, values: tuple[str | None, ...] | None
     ) -> None:
         """Render one row's text, judge it, and pack the row or settle it as rejected."""
-        template, params = self.spec.template, None
-        filled = template.values_for(row_no, values)
+        template, params = self.template, None
+        assert template is not None
+        own = values
+        if values is not None and not self._identity:
+            own = tuple(values[i] for i in self._value_at)
+        filled = template.values_for(row_no, own)
         text = template.render(filled)
-        if self.spec.template_id is not None:
+        if self.template_id is not None:
             params = json.dumps(filled, ensure_ascii=False)
+        fields = json.dumps(values, ensure_ascii=False) if self._keep_fields else None
         verdict = self._verdict(text)
         if verdict.reason is not None:
-            self._settle(row_no, msisdn, RS.REJECTED, verdict.reason, verdict.segments)
+            self.planner.settle(
+                row_no, msisdn, RS.REJECTED, verdict.reason, verdict.segments, self.account
+            )
             return
-        self._count_valid(1, verdict)
-        self._packer.add(Item(row_no, msisdn, text, params, verdict.segments))
-
-    def _count_valid(self, count: int, verdict: _Verdict) -> None:
-        if not count:
-            return
-        tally = self.tally
-        tally.valid += count
-        tally.segments_total += count * verdict.segments
-        tally.segments_max = max(tally.segments_max, verdict.segments)
-        tally.encodings.add(verdict.encoding)
+        self.planner.count_valid(self.tally, 1, verdict)
+        self.packer.add(Item(row_no, msisdn, text, params, verdict.segments, fields))
 
     def _verdict(self, text: str) -> _Verdict:
         verdict = self._verdicts.get(text)
         if verdict is None:
             if len(self._verdicts) >= 8192:
                 self._verdicts.clear()  # personalized texts: keep the cache bounded
-            verdict = self._verdicts[text] = self._judge(text)
+            verdict = self._verdicts[text] = self.judge(text)
         return verdict
 
-    def _judge(self, text: str) -> _Verdict:
+    def judge(self, text: str) -> _Verdict:
+        """Segments and encoding of ``text``, and why this gateway cannot send it (or None)."""
         size = segments.measure(text)
-        limits, reason = self.spec.gateway.limits, None
+        limits, reason = self.limits, None
         if not text.strip():
             reason = "text is empty"
         elif limits.max_text_chars is not None and size.chars > limits.max_text_chars:
@@ -271,61 +486,25 @@ class Planner:
                 f"text is {size.segments} segments ({size.encoding}); "
                 f"max_segments is {self.spec.max_segments}"
             )
-        elif self._budget is not None and not self._budget.fits_one(text):
+        elif self.budget is not None and not self.budget.fits_one(text):
             reason = (
-                f"text takes {self._budget.base_chars(text)} URL characters once encoded; "
-                f"the gateway's URL limit is {self._budget.limit_chars}"
+                f"text takes {self.budget.base_chars(text)} URL characters once encoded; "
+                f"the gateway's URL limit is {self.budget.limit_chars}"
             )
         return _Verdict(size.segments, size.encoding, reason)
 
     def _check_fixed_text(self) -> None:
         """The campaign's own text (or a personalized text's fixed part) must fit the limits."""
-        template = self.spec.template
+        template = self.template
+        assert template is not None
         own = template.fixed_text if template.names else template.source
         if template.names and not own.strip():
             return  # all placeholders: only the rows can tell
-        reason = self._judge(own).reason
+        reason = self.judge(own).reason
         if reason is not None:
             where = "without its placeholders, " if template.names else ""
-            raise TextTooLong(f"{template.field}: {where}{reason}")
-
-    def _settle(
-        self,
-        row_no: int,
-        msisdn: str,
-        state: RS,
-        reason: str,
-        segs: int | None = None,
-    ) -> None:
-        self._settled.append(_new(Settled, (row_no, msisdn, state, reason, segs)))
-        tally = self.tally
-        # The tally's counters are named after the planned-terminal states.
-        setattr(tally, state, getattr(tally, state) + 1)
-        if len(tally.examples) < _EXAMPLES:
-            tally.examples.append(f"row {row_no}: {state}: {reason}")
-
-    def _settle_invalid(self, row_no: int, raw: str, reason: str) -> None:
-        raw = raw.strip().replace("\x00", "\\0")  # kept for the user; NUL cannot be stored
-        if len(raw) > _RAW_CHARS:
-            reason = f"{reason} (input {raw[:200]!r})"
-        self._settle(row_no, raw[:_RAW_CHARS], RS.INVALID, reason)
-
-    def _check_sendable(self) -> None:
-        tally = self.tally
-        if tally.valid:
-            return
-        examples = "; ".join(tally.examples)
-        if tally.rejected:
-            raise TextTooLong(
-                f"every sendable row is over the gateway's limits ({tally.rejected} rejected); "
-                f"{examples}"
-            )
-        if not tally.rows:
-            raise NothingToSend("the recipient list has no rows")
-        raise NothingToSend(
-            f"no sendable number among {tally.rows} rows ({tally.invalid} invalid, "
-            f"{tally.duplicate} duplicate, {tally.suppressed} suppressed); {examples}"
-        )
+            account = f" for account {self.account!r}" if self.spec.route is not None else ""
+            raise TextTooLong(f"{template.field}{account}: {where}{reason}")
 
 
 def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:

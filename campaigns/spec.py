@@ -1,7 +1,8 @@
 """A submission's arguments, checked and resolved before any row is read.
 
 Everything that does not depend on the rows is validated here, so a wrong argument fails at
-once with a message naming it: the account, text or template, sender, send time and window.
+once with a message naming it: the account or route (and every account the route names),
+text or template, sender, send time and window.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from campaigns import render
-from campaigns.errors import InputError, InvalidTemplate
+from campaigns.errors import InputError, InvalidTemplate, UnknownAccount
 from campaigns.gateway import Gateway, gateway_for, resolve_account
-from providers import Account
+from campaigns.routes import Route, RouteTable, load_routes
+from providers import Account, load_accounts
 
 DEFAULT_MAX_SEGMENTS = 10
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -25,13 +27,41 @@ _MAX_SENDER_CHARS = 50
 
 
 @dataclass(frozen=True, slots=True)
-class CampaignSpec:
-    """What to send, how, and when: the validated form of ``submit_campaign``'s arguments."""
+class Lane:
+    """One account a campaign sends through, and what it sends there.
+
+    ``template`` is what planning renders and measures for this account: the campaign's text
+    on a text gateway, the approved template on a template gateway (SMSPlus.az, with
+    ``template_id``). ``refusal`` says, when the account cannot carry what the submission
+    gave (a template gateway and no ``template_id``), what to add; numbers routed to it are
+    ``rejected`` with those words.
+    """
 
     gateway: Gateway
-    template: render.Template
+    template: render.Template | None
     template_id: int | None
     sender: str | None
+    refusal: str | None = None
+
+    @property
+    def account(self) -> str:
+        """The account's configured name."""
+        return self.gateway.account.name
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSpec:
+    """What to send, how, and when: the validated form of ``submit_campaign``'s arguments.
+
+    ``lanes`` holds one account for a one-account campaign, else every account of ``route``
+    in order of first mention.
+    """
+
+    lanes: tuple[Lane, ...]
+    route: RouteTable | None
+    text: str | None  # as given
+    template_id: int | None
+    sender: str | None  # the campaign's own, overriding each account's; None: the account's
     max_segments: int
     send_at: datetime  # UTC
     name: str | None
@@ -39,10 +69,30 @@ class CampaignSpec:
     window: tuple[str, str] | None
     window_tz: str | None
 
+    @property
+    def gateway(self) -> Gateway:
+        """The first (for a one-account campaign: the only) account's gateway."""
+        return self.lanes[0].gateway
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every placeholder some account renders, in order of first appearance: the columns
+        (or dict keys) a row is read for."""
+        found = (n for lane in self.lanes if lane.template for n in lane.template.names)
+        return tuple(dict.fromkeys(found))
+
+    @property
+    def source_text(self) -> str | None:
+        """The text stored with the campaign: the text, or a one-account template's source."""
+        if self.route is None and self.lanes[0].template is not None:
+            return self.lanes[0].template.source
+        return self.text
+
 
 def build_spec(
-    account: str | Account,
+    account: str | Account | None = None,
     *,
+    route: str | Route | None = None,
     text: str | None,
     template_id: int | None,
     sender: str | None,
@@ -53,19 +103,42 @@ def build_spec(
     window: tuple[str, str] | None,
     window_tz: str | None,
     accounts: Mapping[str, Account] | None,
+    routes: Mapping[str, Route] | None = None,
 ) -> CampaignSpec:
-    """Check every argument that does not depend on the rows; raise the error naming it."""
-    gateway = gateway_for(resolve_account(account, accounts))
+    """Check every argument that does not depend on the rows; raise the error naming it.
+
+    Exactly one of ``account`` (a one-account campaign) and ``route`` is given.
+    """
+    if account is not None and not isinstance(account, str | Account):
+        raise InputError(
+            f"account: expected an account name or an Account, got {type(account).__name__} "
+            "(with a route, pass the list as recipients=...)"
+        )
+    if (account is None) == (route is None):
+        raise InputError("give exactly one of account and route")
     if isinstance(max_segments, bool) or not isinstance(max_segments, int) or max_segments < 1:
         raise InputError(f"max_segments must be a positive integer, got {max_segments!r}")
     _check_length("name", name, _MAX_NAME_CHARS)
     _check_length("idempotency_key", idempotency_key, _MAX_KEY_CHARS)
     resolved_window, tz = check_window(window, window_tz)
+    if account is not None:
+        gateway = gateway_for(resolve_account(account, accounts))
+        lane = Lane(
+            gateway, _template(gateway, text, template_id), template_id,
+            _sender(gateway, sender),
+        )  # fmt: skip
+        lanes: tuple[Lane, ...] = (lane,)
+        table = None
+    else:
+        assert route is not None
+        table = RouteTable(resolve_route(route, routes))
+        lanes = _route_lanes(table, text, template_id, sender, accounts)
     return CampaignSpec(
-        gateway=gateway,
-        template=_template(gateway, text, template_id),
+        lanes=lanes,
+        route=table,
+        text=text,
         template_id=template_id,
-        sender=_sender(gateway, sender),
+        sender=sender,
         max_segments=max_segments,
         send_at=utc_send_at(send_at),
         name=name,
@@ -73,6 +146,63 @@ def build_spec(
         window=resolved_window,
         window_tz=tz,
     )
+
+
+def resolve_route(route: str | Route, routes: Mapping[str, Route] | None) -> Route:
+    """The Route itself, or the configured route of that name (InputError if none)."""
+    if isinstance(route, Route):
+        return route
+    known = dict(routes) if routes is not None else load_routes()
+    found = known.get(route)
+    if found is None:
+        names = ", ".join(sorted(known)) or "none configured"
+        raise InputError(f"route {route!r} is not configured (known: {names})")
+    return found if found.name else found.model_copy(update={"name": route})
+
+
+def _route_lanes(
+    table: RouteTable,
+    text: str | None,
+    template_id: int | None,
+    sender: str | None,
+    accounts: Mapping[str, Account] | None,
+) -> tuple[Lane, ...]:
+    """A lane per account of the route; content each account cannot carry is a refusal."""
+    if text is None and template_id is None:
+        raise InputError("give text (for text gateways), template_id (for SMSPlus.az) or both")
+    if text is not None and not text.strip():
+        raise InputError("text is empty: give the message text")
+    known = dict(accounts) if accounts is not None else load_accounts()
+    lanes = []
+    for name in table.route.accounts():
+        if name not in known:
+            names = ", ".join(sorted(known)) or "none configured"
+            raise UnknownAccount(
+                f"route {table.name!r} names account {name!r}, which is not configured "
+                f"(known: {names})"
+            )
+        gateway = gateway_for(resolve_account(name, known))
+        lanes.append(_route_lane(gateway, text, template_id, sender))
+    return tuple(lanes)
+
+
+def _route_lane(
+    gateway: Gateway, text: str | None, template_id: int | None, sender: str | None
+) -> Lane:
+    account, limits = gateway.account, gateway.limits
+    chosen = _sender(gateway, sender)
+    if limits.template_params:
+        if template_id is None:
+            refusal = (
+                f"account {account.name!r} ({account.provider}) sends approved templates: "
+                "add template_id"
+            )
+            return Lane(gateway, None, None, chosen, refusal)
+        return Lane(gateway, render.template_for(account, template_id, limits), template_id, chosen)
+    if text is None:
+        refusal = f"account {account.name!r} ({account.provider}) sends a text: add text"
+        return Lane(gateway, None, None, chosen, refusal)
+    return Lane(gateway, render.parse(text), None, chosen)
 
 
 def _template(gateway: Gateway, text: str | None, template_id: int | None) -> render.Template:

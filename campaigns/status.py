@@ -7,15 +7,41 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, case, func, select
 
 from campaigns.db import get_engine
 from campaigns.errors import CampaignNotFound, InputError
-from campaigns.models import BatchState, CampaignState, PauseKind, RecipientState, as_utc
-from campaigns.tables import BATCHES, CAMPAIGNS, RECIPIENTS
+from campaigns.models import (
+    AccountState,
+    BatchState,
+    CampaignState,
+    PauseKind,
+    RecipientState,
+    as_utc,
+)
+from campaigns.tables import BATCHES, CAMPAIGN_ACCOUNTS, CAMPAIGNS, RECIPIENTS
+from providers.registry import get_adapter
 
 PAGE_ROWS = 2_000  # recipients read per query by iter_recipients
 _SPENT = (RecipientState.SENT, RecipientState.DELIVERED)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """One account's part of a campaign: its numbers per state, credits, and whether it may
+    still send (``state`` failed, with ``reason``: the gateway's words, or why its circuit
+    opened). ``planned`` is the share planned at submit; failover moves numbers between
+    accounts, ``recipients`` counts where they are now. Credits are in ``credit_unit``."""
+
+    account: str
+    provider: str
+    state: AccountState
+    reason: str | None
+    planned: int
+    recipients: dict[RecipientState, int]
+    credits_planned: float
+    credits_spent: float
+    credit_unit: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,13 +50,15 @@ class CampaignInfo:
 
     ``recipients`` counts recipients per state and ``batches`` batches per state (states
     with none are left out). ``credits_spent`` sums the credits of sent and delivered
-    numbers as the gateways charged them. Times are timezone-aware UTC.
+    numbers as the gateways charged them. ``account`` is None for a campaign sent through
+    ``route``; ``accounts`` breaks the numbers down per account either way. Times are
+    timezone-aware UTC.
     """
 
     id: int
     name: str | None
-    account: str
-    provider: str
+    account: str | None
+    provider: str | None
     state: CampaignState
     pause_kind: PauseKind | None
     reason: str | None
@@ -47,6 +75,8 @@ class CampaignInfo:
     finished_at: datetime | None
     window: tuple[str, str] | None
     window_tz: str | None
+    route: str | None = None
+    accounts: tuple[AccountInfo, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +110,19 @@ def get_campaign(campaign_id: int, *, database_url: str | None = None) -> Campai
         row = conn.execute(select(CAMPAIGNS).where(CAMPAIGNS.c.id == campaign_id)).first()
         if row is None:
             raise CampaignNotFound(f"campaign {campaign_id} does not exist")
-        recipients = _counts(conn, RECIPIENTS, campaign_id)
-        batches = _counts(conn, BATCHES, campaign_id)
-        spent = conn.execute(
-            select(func.coalesce(func.sum(RECIPIENTS.c.credits), 0.0)).where(
-                RECIPIENTS.c.campaign_id == campaign_id, RECIPIENTS.c.state.in_(_SPENT)
-            )
-        ).scalar_one()
+        per_account = _counts_per_account(conn, campaign_id)
+        batches = _batch_counts(conn, campaign_id)
+        shares = conn.execute(
+            select(CAMPAIGN_ACCOUNTS)
+            .where(CAMPAIGN_ACCOUNTS.c.campaign_id == campaign_id)
+            .order_by(CAMPAIGN_ACCOUNTS.c.position, CAMPAIGN_ACCOUNTS.c.id)
+        ).all()
+    recipients: dict[RecipientState, int] = {}
+    spent = 0.0
+    for counts, credits in per_account.values():
+        for state, count in counts.items():
+            recipients[state] = recipients.get(state, 0) + count
+        spent += credits
     c = row._mapping
     window = (c["window_start"], c["window_end"]) if c["window_start"] else None
     return CampaignInfo(
@@ -94,20 +130,61 @@ def get_campaign(campaign_id: int, *, database_url: str | None = None) -> Campai
         state=c["state"], pause_kind=c["pause_kind"], reason=c["reason"],
         encoding=c["encoding"], recipients_total=c["recipients_total"],
         batches_total=c["batches_total"], recipients=recipients, batches=batches,
-        credits_planned=c["credits_planned"], credits_spent=float(spent),
+        credits_planned=c["credits_planned"], credits_spent=spent,
         created_at=utc(c["created_at"]) or datetime.now(UTC), send_at=utc(c["send_at"]),
         started_at=utc(c["started_at"]), finished_at=utc(c["finished_at"]),
-        window=window, window_tz=c["window_tz"],
+        window=window, window_tz=c["window_tz"], route=c["route"],
+        accounts=tuple(_account_info(share._mapping, per_account) for share in shares),
     )  # fmt: skip
 
 
-def _counts(conn: Connection, table: Any, campaign_id: int) -> dict[Any, int]:
+def _counts_per_account(
+    conn: Connection, campaign_id: int
+) -> dict[str | None, tuple[dict[RecipientState, int], float]]:
+    """Account (None: rows planned into no batch) -> (recipients per state, credits spent).
+
+    One pass over the campaign's recipients, joined to their batches for the account.
+    """
+    spent = case((RECIPIENTS.c.state.in_(_SPENT), RECIPIENTS.c.credits), else_=None)
     query = (
-        select(table.c.state, func.count())
-        .where(table.c.campaign_id == campaign_id)
-        .group_by(table.c.state)
+        select(BATCHES.c.account, RECIPIENTS.c.state, func.count(), func.sum(spent))
+        .select_from(RECIPIENTS.outerjoin(BATCHES, BATCHES.c.id == RECIPIENTS.c.batch_id))
+        .where(RECIPIENTS.c.campaign_id == campaign_id)
+        .group_by(BATCHES.c.account, RECIPIENTS.c.state)
+    )
+    found: dict[str | None, tuple[dict[RecipientState, int], float]] = {}
+    for account, state, count, credits in conn.execute(query):
+        counts, total = found.get(account, ({}, 0.0))
+        counts[state] = count
+        found[account] = (counts, total + float(credits or 0.0))
+    return found
+
+
+def _batch_counts(conn: Connection, campaign_id: int) -> dict[BatchState, int]:
+    query = (
+        select(BATCHES.c.state, func.count())
+        .where(BATCHES.c.campaign_id == campaign_id)
+        .group_by(BATCHES.c.state)
     )
     return {state: count for state, count in conn.execute(query)}
+
+
+def _account_info(
+    share: Any, per_account: dict[str | None, tuple[dict[RecipientState, int], float]]
+) -> AccountInfo:
+    counts, spent = per_account.get(share["account"], ({}, 0.0))
+    counts = dict(counts)
+    if share["rejected"]:
+        counts[RecipientState.REJECTED] = share["rejected"]  # rejected for this account
+    try:
+        unit = get_adapter(share["provider"]).limits.credit_unit
+    except KeyError:
+        unit = "credits"
+    return AccountInfo(
+        account=share["account"], provider=share["provider"], state=share["state"],
+        reason=share["reason"], planned=share["valid"], recipients=counts,
+        credits_planned=share["credits_planned"], credits_spent=spent, credit_unit=unit,
+    )  # fmt: skip
 
 
 def iter_recipients(

@@ -54,7 +54,16 @@ class Account(BaseModel):
     max_recipients: int | None = Field(default=None, gt=0, description="override the adapter's")
     max_url_chars: int | None = Field(default=None, gt=200, description="override the adapter's")
     timeout_s: float = Field(default=30.0, gt=0)
+    # What one segment costs in the gateway's credit unit (Limits.credit_unit): 1 credit where
+    # the gateway counts credits; a gateway charging money (AamarSMS, BDT) has no price until
+    # the account sets one, and estimates then say so instead of guessing.
+    price_per_segment: float | None = Field(default=None, gt=0)
     resend_ambiguous: bool = False  # OTP use: resend numbers whose request may have been lost
+    # The circuit opens (a routed campaign fails over to the next account) after this many
+    # sends in a row were not accepted (connect errors, 5xx, throttling; a send is one batch
+    # attempt, up to three requests), or when none was accepted for this long since the first.
+    circuit_failures: int = Field(default=5, ge=1)
+    circuit_open_after_s: float = Field(default=60.0, gt=0)
     options: dict[str, str] = Field(default_factory=dict)  # adapter-specific, documented there
     # SMSPlus.az approved templates by id: text with named placeholders ("Salam {name}");
     # their order of first appearance gives first/second/third_parameters.

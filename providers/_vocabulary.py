@@ -75,4 +75,7 @@ class Limits:
     template_params: int = 0  # >0: template id + up to this many parameter arrays
     unique_numbers: bool = False  # the gateway rejects a request that repeats a number
     sender_max_chars: int | None = None  # longest sender name the gateway accepts
+    # What the gateway charges in: "credits" (a credit per segment) or a currency (AamarSMS
+    # charges money, BDT); NumberResult.credits and balances are in this unit.
+    credit_unit: str = "credits"
     credential_names: tuple[str, ...] = field(default_factory=tuple)

@@ -79,6 +79,7 @@ LIMITS = Limits(
     default_rate_per_s=5.0,
     max_url_chars=2000,
     credential_names=("user", "password"),
+    credit_unit="BDT",  # campaign_cost and the balance are money
 )
 
 # OTP and smsstatus words, lower-cased; anything else is UNKNOWN.

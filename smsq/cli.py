@@ -104,7 +104,11 @@ def _hide(url: str) -> str:
 
 @app.command()
 def submit(
-    account: Annotated[str, typer.Option(help="configured account name")],
+    ctx: typer.Context,
+    account: Annotated[str | None, typer.Option(help="configured account name")] = None,
+    route: Annotated[
+        str | None, typer.Option(help="configured route: each number by its prefix")
+    ] = None,
     numbers: Annotated[list[str] | None, typer.Argument(help="numbers (or comma lists)")] = None,
     csv: Annotated[Path | None, typer.Option(help="CSV with a msisdn column")] = None,
     text: Annotated[str | None, typer.Option(help="text, {column} placeholders allowed")] = None,
@@ -119,11 +123,15 @@ def submit(
     dry_run: Annotated[bool, typer.Option(help="estimate only; writes nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Submit a campaign (or estimate it with --dry-run)."""
+    """Submit a campaign (or estimate it with --dry-run) through one account or a route."""
+    if (account is None) == (route is None):
+        # A usage error (exit code 2, the help named), like click's own "Missing option".
+        what = "give --account or --route, not both" if account else "Missing option '--account'"
+        raise typer.BadParameter(f"{what} (or '--route')", ctx=ctx)
     kwargs: dict[str, Any] = dict(
         text=text, template_id=template_id, sender=sender, send_at=_parse_at(at), name=name,
         idempotency_key=idempotency_key, max_segments=max_segments,
-        window=_parse_window(window), window_tz=tz,
+        window=_parse_window(window), window_tz=tz, route=route,
     )  # fmt: skip
     recipients = _recipients(csv, numbers or [])
     if dry_run:
@@ -145,16 +153,19 @@ def submit(
         )
 
 
-def _check_arguments(account: str, recipients: str | list[str], kwargs: dict[str, Any]) -> None:
-    """What can be checked without reading the rows: the account, the text and its length, the
-    send time and window, the CSV's header (submit_campaign checks them all again)."""
+def _check_arguments(
+    account: str | None, recipients: str | list[str], kwargs: dict[str, Any]
+) -> None:
+    """What can be checked without reading the rows: the account or route, the text and its
+    length, the send time and window, the CSV's header (submit_campaign checks them all
+    again)."""
     from campaigns.planning import Planner
     from campaigns.recipients_input import RowSource
     from campaigns.spec import build_spec
 
     spec = build_spec(account, accounts=None, **kwargs)
     Planner(spec)  # TextTooLong when the text alone is over the limits
-    with RowSource(recipients, spec.template.names):
+    with RowSource(recipients, spec.names):
         pass
 
 
@@ -174,9 +185,24 @@ def _estimate_table(estimate: api.Estimate) -> Table:
                   "segments_max", "batches", "credits", "balance", "balance_error"):  # fmt: skip
         value = getattr(estimate, field)
         table.add_row(field, "" if value is None else str(value))
+    if len(estimate.accounts) > 1 or estimate.no_route:
+        table.add_row("no_route", str(estimate.no_route))
+        for share in estimate.accounts:
+            table.add_row(f"account {share.account}", _share_line(share))
     for example in estimate.examples:
         table.add_row("example", example)
     return table
+
+
+def _share_line(share: api.AccountEstimate) -> str:
+    """One account's share of an estimate, in its gateway's units."""
+    credits = "n/a" if share.credits is None else f"{share.credits:g}"
+    balance = share.balance_error or "" if share.balance is None else f"{share.balance:g}"
+    return (
+        f"{share.provider}: {share.numbers} numbers, {share.batches} batches, "
+        f"{share.segments} segments, {credits} {share.credit_unit}, {share.rejected} rejected; "
+        f"balance {balance}"
+    )
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -27,10 +28,11 @@ from campaigns.models import (
     CAMPAIGN_TERMINAL,
     PLANNED_TERMINAL,
     RECIPIENT_TERMINAL,
+    AccountState,
     CampaignState,
     RecipientState,
 )
-from campaigns.status import CampaignInfo
+from campaigns.status import AccountInfo, CampaignInfo
 
 # Recipient states that mean "smsq is done with this number" for progress purposes.
 _DONE_STATES = RECIPIENT_TERMINAL
@@ -68,7 +70,8 @@ def elapsed_s(info: CampaignInfo, now: datetime | None = None) -> float | None:
 
 
 def campaigns_table(infos: Sequence[CampaignInfo]) -> Table:
-    """One row per campaign: state, recipient counts by state, credits, elapsed time."""
+    """One row per campaign (state, recipient counts by state, credits, elapsed time), and
+    under a routed campaign a row per account."""
     states = [s for s in _STATE_ORDER if any(i.recipients.get(s) for i in infos)]
     table = Table(
         title="campaigns",
@@ -88,13 +91,39 @@ def campaigns_table(infos: Sequence[CampaignInfo]) -> Table:
         seconds = elapsed_s(info)
         table.add_row(
             str(info.id),
-            info.name or info.account,
+            campaign_label(info),
             info.state + ("*" if info.reason else ""),
             *[str(info.recipients.get(s, 0)) for s in states],
-            f"{info.credits_spent:g}",
+            credits_label(info),
             "" if seconds is None else f"{seconds:.1f}s",
         )
+        for share in info.accounts if info.route is not None else ():
+            table.add_row(
+                "",
+                f" {share.account}",
+                share.state + ("*" if share.reason else ""),
+                *[str(share.recipients.get(s, 0)) for s in states],
+                _credits(share.credits_spent, share.credit_unit),
+                "",
+            )
     return table
+
+
+def campaign_label(info: CampaignInfo) -> str:
+    """What names a campaign in a table or a bar: its name, account or route."""
+    return info.name or info.account or f"route {info.route}"
+
+
+def credits_label(info: CampaignInfo) -> str:
+    """Credits spent, in the gateways' unit; never a sum across units (credits and BDT)."""
+    units = {share.credit_unit for share in info.accounts} or {"credits"}
+    if len(units) > 1:
+        return "mixed"
+    return _credits(info.credits_spent, next(iter(units)))
+
+
+def _credits(amount: float, unit: str) -> str:
+    return f"{amount:g}" if unit == "credits" else f"{amount:g} {unit}"
 
 
 # Column headings short enough for an 80-column terminal.
@@ -109,8 +138,16 @@ _SHORT = {
 
 
 def _reasons(infos: Sequence[CampaignInfo]) -> str | None:
-    """Why campaigns marked * paused or failed, in the gateway's own words."""
-    lines = [f"#{i.id} {i.state}: {i.reason}" for i in infos if i.reason]
+    """Why campaigns and accounts marked * paused or failed, in the gateway's own words."""
+    lines = []
+    for info in infos:
+        if info.reason:
+            lines.append(f"#{info.id} {info.state}: {info.reason}")
+        lines += [
+            f"#{info.id} {share.account} {share.state}: {share.reason}"
+            for share in info.accounts
+            if share.reason
+        ]
     return "\n".join(lines) or None
 
 
@@ -137,18 +174,29 @@ def _sendable(info: CampaignInfo) -> int:
     return max(1, info.recipients_total - planned)
 
 
-def _resolved(info: CampaignInfo) -> int:
+def _resolved(recipients: Mapping[RecipientState, int]) -> int:
     terminal = _DONE_STATES - PLANNED_TERMINAL
-    return sum(info.recipients.get(s, 0) for s in terminal)
+    return sum(recipients.get(s, 0) for s in terminal)
+
+
+def _account_sendable(share: AccountInfo) -> int:
+    return max(1, sum(n for s, n in share.recipients.items() if s not in PLANNED_TERMINAL))
 
 
 def _label(info: CampaignInfo) -> str:
-    r = info.recipients
-    name = (info.name or info.account)[:16]
     state = "" if info.state == CampaignState.RUNNING else f" {info.state}"
+    return f"#{info.id} {campaign_label(info)[:16]:<16} {_outcomes(info.recipients)}{state}"
+
+
+def _account_label(share: AccountInfo) -> str:
+    state = "" if share.state == AccountState.ACTIVE else f" {share.state}"
+    return f"   {share.account[:16]:<16} {_outcomes(share.recipients)}{state}"
+
+
+def _outcomes(r: Mapping[RecipientState, int]) -> str:
     return (
-        f"#{info.id} {name:<16} {r.get(RS.SENT, 0):>6} sent {r.get(RS.FAILED, 0):>4} failed "
-        f"{r.get(RS.UNKNOWN, 0):>4} unknown{state}"
+        f"{r.get(RS.SENT, 0):>6} sent {r.get(RS.FAILED, 0):>4} failed "
+        f"{r.get(RS.UNKNOWN, 0):>4} unknown"
     )
 
 
@@ -171,16 +219,29 @@ def watch(
     )
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     with Progress(*columns, console=console, refresh_per_second=8) as progress:
-        tasks = {i: progress.add_task(f"#{i}", total=1) for i in ids}
         infos = {i: fetch(i) for i in ids}
+        tasks: dict[tuple[int, str | None], TaskID] = {}
+        for i, info in infos.items():  # a bar per campaign, and per account under a route
+            tasks[i, None] = progress.add_task(f"#{i}", total=1)
+            for share in info.accounts if info.route is not None else ():
+                tasks[i, share.account] = progress.add_task(share.account, total=1)
         while True:
             infos = {i: fetch(i) for i in ids}
             for i, info in infos.items():
                 seconds = elapsed_s(info)
-                done = _resolved(info)
+                done = _resolved(info.recipients)
                 rate = done / seconds if seconds else None
-                progress.update(tasks[i], description=_label(info), total=_sendable(info),
-                                completed=done, rate_per_s=rate)  # fmt: skip
+                progress.update(tasks[i, None], description=_label(info),
+                                total=_sendable(info), completed=done, rate_per_s=rate)  # fmt: skip
+                for share in info.accounts:
+                    task = tasks.get((i, share.account))
+                    if task is None:
+                        continue
+                    done = _resolved(share.recipients)
+                    rate = done / seconds if seconds else None
+                    progress.update(task, description=_account_label(share),
+                                    total=_account_sendable(share), completed=done,
+                                    rate_per_s=rate)  # fmt: skip
             if all(info.state in CAMPAIGN_TERMINAL for info in infos.values()):
                 break
             if deadline is not None and time.monotonic() > deadline:

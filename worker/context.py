@@ -29,6 +29,7 @@ from campaigns.settings import (
     get_settings,
 )
 from providers import Account, load_accounts
+from worker.circuit import Circuits
 from worker.clock import utcnow
 from worker.ratelimit import RateLimiter
 
@@ -66,8 +67,16 @@ class WorkerContext:
     timings: Timings = field(default_factory=Timings)
     clock: Callable[[], datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
-    redis: redis.Redis | None = None  # for the tick lock; None runs the tick unlocked
+    redis: redis.Redis | None = None  # tick lock and circuits; None: unlocked, no circuits
     _queue_fd: int | None = field(default=None, init=False, repr=False)
+    _circuits: Circuits | None = field(default=None, init=False, repr=False)
+
+    @property
+    def circuits(self) -> Circuits | None:
+        """The accounts' circuit breakers (in ``redis``), or None without Redis."""
+        if self._circuits is None and self.redis is not None:
+            self._circuits = Circuits(self.redis)
+        return self._circuits
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

@@ -118,7 +118,6 @@ def sendable_batches(
     Batches enqueued less than ``fresh_s`` ago are left out: they have their message (a
     dispatch arriving just after the tick released the campaign must not double it).
     """
-    account = conn.execute(select(Campaign.account).where(Campaign.id == campaign_id)).scalar_one()
     fresh_since = now - timedelta(seconds=fresh_s)
     rows = conn.execute(
         update(Batch)
@@ -128,10 +127,10 @@ def sendable_batches(
             or_(Batch.updated_at.is_(None), Batch.updated_at <= fresh_since),
         )
         .values(updated_at=now)
-        .returning(Batch.id, Batch.seq, Batch.next_attempt_at)
+        .returning(Batch.id, Batch.seq, Batch.next_attempt_at, Batch.account)
     ).all()
     refs = []
-    for batch_id, _seq, due in sorted(rows, key=lambda r: (r[1], r[0])):
+    for batch_id, _seq, due, account in sorted(rows, key=lambda r: (r[1], r[0])):
         delay = (as_utc(due) - now).total_seconds() if due is not None else None
         refs.append(
             BatchRef(batch_id, campaign_id, account, delay if delay and delay > 0 else None)

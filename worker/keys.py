@@ -44,4 +44,9 @@ def throttle(account: str) -> str:
     return f"{PREFIX}rl:{{{account}}}:throttle"
 
 
+def circuit(account: str) -> str:
+    """Requests of the account not accepted since its last accepted one: count and since."""
+    return f"{PREFIX}circuit:{{{account}}}"
+
+
 TICK_LOCK = f"{PREFIX}lock:tick"  # held while one tick runs, so two beats never overlap

@@ -123,7 +123,7 @@ def _lost_candidates(ctx: WorkerContext, now: datetime) -> list[tuple[int, int, 
     overdue_since = now - timedelta(seconds=ctx.timings.stale_after_s)
     with ctx.engine.begin() as conn:
         rows = conn.execute(
-            select(Batch.id, Batch.campaign_id, Batch.state, Campaign.account)
+            select(Batch.id, Batch.campaign_id, Batch.state, Batch.account)
             .join(Campaign, Campaign.id == Batch.campaign_id)
             .where(
                 Campaign.state == CampaignState.RUNNING,
@@ -164,7 +164,7 @@ def resolve_stale(ctx: WorkerContext, now: datetime) -> tuple[int, int]:
         rows = conn.execute(
             select(
                 Batch.id, Batch.campaign_id, Batch.claim_token, Batch.sent_at,
-                Campaign.account, Campaign.provider, Batch.text,
+                Batch.account, Batch.provider, Batch.text,
             )
             .join(Campaign, Campaign.id == Batch.campaign_id)
             .where(Batch.state == BatchState.IN_FLIGHT, Batch.sent_at < stale_since)

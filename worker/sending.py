@@ -37,6 +37,7 @@ from enum import StrEnum
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from campaigns.failover import fail_over
 from campaigns.models import BatchState, CampaignState, PauseKind, RecipientState
 from providers import (
     Account,
@@ -50,6 +51,7 @@ from providers import (
 )
 from providers.registry import get_adapter
 from worker import store
+from worker.circuit import Trip
 from worker.context import WorkerContext
 from worker.ratelimit import Rate, RateLimitTimeout
 from worker.store import BatchHead, BatchRef, ClaimedNumber
@@ -91,6 +93,7 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"  # may have been accepted: numbers unknown, not resent
     PAUSED = "paused"  # account error: campaign paused, batch pending again
     SPLIT = "split"  # one bad number refused the request: halves enqueued
+    MOVED = "moved"  # the account failed: its numbers moved to their next account (failover)
     LOST = "lost"  # someone else resolved the batch while we were sending
 
 
@@ -207,6 +210,8 @@ def _send_claimed(
         return _retry_later(ctx, head, account, token, slow, floor_s=exc.wait_s)
     except GatewayError as err:
         return _on_error(ctx, head, account, token, rows, err)
+    if ctx.circuits is not None:
+        ctx.circuits.accepted(account.name)
     return _store_results(ctx, head, token, rows, results)
 
 
@@ -323,13 +328,17 @@ def _on_error(
 ) -> SendDecision:
     pause_s = ctx.limiter.throttle(account.name) if err.throttled else 0.0
     if err.kind is ErrorKind.RETRYABLE:
+        trip = _not_accepted(ctx, account)
+        if trip is not None and head.routed:
+            return _account_failed(ctx, head, token, err, trip.reason(str(err)))
         return _retry_later(ctx, head, account, token, err, floor_s=pause_s)
     if err.kind is ErrorKind.AMBIGUOUS:
         if account.resend_ambiguous:
             return _retry_later(ctx, head, account, token, err)
         return _end(ctx, head, token, err, BatchState.UNKNOWN, RecipientState.UNKNOWN)
     if err.kind is ErrorKind.ACCOUNT:
-        return _pause_for_account(ctx, head, token, err)
+        reason = err.message if err.code is None else f"{err.message} (code {err.code})"
+        return _account_failed(ctx, head, token, err, reason)
     if err.kind is ErrorKind.RECIPIENT and len(rows) > 1:
         return _split(ctx, head, token, rows, err)
     return _end(ctx, head, token, err, BatchState.FAILED, RecipientState.FAILED)
@@ -385,23 +394,49 @@ def _end(
     return SendDecision(outcome, str(err))
 
 
-def _pause_for_account(
-    ctx: WorkerContext, head: BatchHead, token: str, err: GatewayError
+def _not_accepted(ctx: WorkerContext, account: Account) -> Trip | None:
+    circuits = ctx.circuits
+    if circuits is None:
+        return None
+    return circuits.not_accepted(
+        account.name, account.circuit_failures, account.circuit_open_after_s
+    )
+
+
+def _account_failed(
+    ctx: WorkerContext, head: BatchHead, token: str, err: GatewayError, reason: str
 ) -> SendDecision:
-    reason = err.message if err.code is None else f"{err.message} (code {err.code})"
+    """The account cannot send for now: a routed campaign moves its never-claimed numbers on
+    to their next account (this batch's among them); otherwise, or where no account is
+    left, the campaign pauses with the gateway's words (DESIGN.md invariants 5 and 10)."""
     now = ctx.clock()
+    moves = None
     with ctx.transaction() as conn:
-        # An account error is not this batch's fault: its attempt is not counted.
+        # Not this batch's fault: its attempt is not counted, its numbers were not accepted.
         state = store.send_back(
             conn, head, token, state=BatchState.PENDING, next_attempt_at=None,
-            error_kind=err.kind.value, error=str(err), now=now, undo_attempt=True,
+            error_kind=ErrorKind.RETRYABLE.value, error=str(err), now=now, undo_attempt=True,
         )  # fmt: skip
-        if state == BatchState.PENDING:
+        if state == BatchState.PENDING and head.routed:
+            moves = fail_over(conn, head.campaign_id, head.account, reason, now, ctx.accounts)
+            if moves.stranded:
+                why = f"account {head.account!r}: {reason}; {moves.stranded} numbers have no "
+                store.pause_campaign(conn, head.campaign_id, PauseKind.ACCOUNT, why + "fallback")
+        elif state == BatchState.PENDING:
             store.pause_campaign(conn, head.campaign_id, PauseKind.ACCOUNT, reason)
     if state is None:
         return _lost(head, str(err))
-    log.warning("campaign %d paused by account %r: %s", head.campaign_id, head.account, reason)
-    return SendDecision(Outcome.PAUSED, reason)
+    if moves is None or moves.stranded:
+        log.warning("campaign %d paused by account %r: %s", head.campaign_id, head.account, reason)
+    if moves is None:
+        return SendDecision(Outcome.PAUSED, reason)
+    log.warning(
+        "campaign %d: account %r failed over (%s): %d numbers moved",
+        head.campaign_id, head.account, reason, moves.moved,
+    )  # fmt: skip
+    refs = tuple(BatchRef(i, head.campaign_id, account) for i, account in moves.batches)
+    outcome = Outcome.PAUSED if moves.stranded else Outcome.MOVED
+    return SendDecision(outcome, f"{moves.moved} numbers moved: {reason}", refs)
 
 
 def _split(

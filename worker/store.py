@@ -28,6 +28,7 @@ from campaigns.models import (
     Recipient,
     RecipientState,
 )
+from providers.registry import get_adapter
 from worker.clock import as_utc
 
 # Batch states from which work can still happen; a campaign is complete when it has none.
@@ -64,8 +65,9 @@ class BatchHead:
     campaign_state: CampaignState
     account: str
     provider: str
-    template_id: int | None
+    template_id: int | None  # only on a template gateway's batch (a route may mix kinds)
     sender: str | None
+    routed: bool  # the campaign has a route: an account that fails has fallbacks
 
 
 class ClaimedNumber(NamedTuple):
@@ -79,7 +81,8 @@ class ClaimedNumber(NamedTuple):
 
 _HEAD_SQL = (
     "SELECT b.id, b.campaign_id, b.seq, b.state, b.size, b.text, b.attempts, "
-    "b.next_attempt_at, c.state, c.account, c.provider, c.template_id, c.sender "
+    "b.next_attempt_at, c.state, b.account, b.provider, c.template_id, c.sender, "
+    "c.route_table IS NOT NULL "
     "FROM batches b JOIN campaigns c ON c.id = b.campaign_id WHERE b.id = {p}"
 )
 
@@ -103,6 +106,9 @@ def load_head(engine: Engine, batch_id: int) -> BatchHead | None:
         return None
     values: list[Any] = list(row)
     values[3], values[8] = BatchState(values[3]), CampaignState(values[8])  # raw: plain text
+    values[13] = bool(values[13])
+    if values[11] is not None and not get_adapter(values[10]).limits.template_params:
+        values[11] = None  # a routed campaign's template is for SMSPlus.az, not this gateway
     if values[7] is not None:  # next_attempt_at: text from sqlite3, a datetime from psycopg
         when = values[7]
         values[7] = as_utc(datetime.fromisoformat(when) if isinstance(when, str) else when)
@@ -367,6 +373,7 @@ def split(
             .values(
                 campaign_id=head.campaign_id, seq=head.seq, state=BatchState.PENDING,
                 size=len(half), text=head.text, parent_id=head.id, attempts=0, updated_at=now,
+                account=head.account, provider=head.provider,
             )
             .returning(Batch.id)
         ).scalar_one()  # fmt: skip

@@ -18,6 +18,12 @@ target_metadata = Base.metadata
 
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite" and not connection.in_transaction():
+        # Batch mode rebuilds a table by copying it, dropping the old one and renaming the
+        # copy; with foreign keys on, dropping campaigns would cascade-delete every batch and
+        # recipient. The pragma only takes effect outside a transaction, so it is set on the
+        # driver's connection before the migration's transaction begins.
+        connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -106,6 +106,12 @@ class SandboxClient:
         rows = self._json("GET", "accounts")["accounts"]
         return {row["name"]: float(row["balance"]) for row in rows}
 
+    def set_balances(self, **balances: float) -> dict[str, float]:
+        """Set demo accounts' balances (credits, or BDT for AamarSMS) until the next reset;
+        returns every balance."""
+        rows = self._json("POST", "balances", json=balances)["accounts"]
+        return {row["name"]: float(row["balance"]) for row in rows}
+
     def accounts(self) -> dict[str, Account]:
         """The demo accounts as smsq ``Account`` objects pointing at this sandbox."""
         return sandbox_accounts(self.url)

@@ -9,6 +9,8 @@ GET  /_sandbox/faults                      the fault settings, ``next`` = counte
 POST /_sandbox/faults                      replace them (JSON body, see faults.py);
                                            400 with the validation error if invalid
 GET  /_sandbox/accounts                    {"accounts": [{name, provider, sender, balance}]}
+POST /_sandbox/balances                    {"<account>": <balance>, ...} sets balances (until
+                                           the next reset); 400 naming an unknown account
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def handle(req: Request, state: SandboxState) -> Reply:
         ("GET", "faults"): _faults,
         ("POST", "faults"): _set_faults,
         ("GET", "accounts"): _accounts,
+        ("POST", "balances"): _set_balances,
     }
     route = routes.get((req.method, name))
     if route is not None:
@@ -72,6 +75,19 @@ def _set_faults(req: Request, state: SandboxState) -> Reply:
         return json_reply({"error": str(exc)}, 400)
     state.set_faults(settings)
     return json_reply(state.faults.snapshot())
+
+
+def _set_balances(req: Request, state: SandboxState) -> Reply:
+    wanted = req.json()
+    if not isinstance(wanted, dict):
+        return json_reply({"error": "expected a JSON object of account -> balance"}, 400)
+    for name, value in wanted.items():
+        if name not in state.accounts:
+            return json_reply({"error": f"no sandbox account {name!r}"}, 400)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            return json_reply({"error": f"balance of {name!r} must be a number >= 0"}, 400)
+    state.balances.update({name: float(value) for name, value in wanted.items()})
+    return _accounts(req, state)
 
 
 def _accounts(req: Request, state: SandboxState) -> Reply:

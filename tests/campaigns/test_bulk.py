@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from campaigns.batching import ClosedBatch
+from campaigns.batching import ClosedBatch, Item
 from campaigns.bulk import RECIPIENT_COLUMNS, prepare_chunk, write_chunk
 from campaigns.db import get_engine
 from campaigns.models import RecipientState
@@ -22,30 +22,42 @@ CAMPAIGN_ID = 1
 def _chunk() -> tuple[list[Settled], list[ClosedBatch]]:
     """One chunk mixing every kind of row the planner writes."""
     settled: list[Settled] = [
-        (3, "12345", RecipientState.INVALID, "too short", None),
-        (9, "9841000001", RecipientState.DUPLICATE, "same number as row 1", None),
-        (11, "9841000009", RecipientState.REJECTED, "text is 12 segments", 12),
+        Settled(3, "12345", RecipientState.INVALID, "too short", None),
+        Settled(9, "9841000001", RecipientState.DUPLICATE, "same number as row 1", None),
+        Settled(11, "9841000009", RecipientState.REJECTED, "text is 12 segments", 12),
     ]
     shared = ClosedBatch(
         seq=1,
         text="Hi all",
         # Numbers of different lengths, one a prefix of another, out of order.
         items=[
-            (1, "9841000001", "Hi all", None, 2),
-            (2, "984100000", "Hi all", None, 2),
-            (4, "98410000011", "Hi all", None, 2),
-            (5, "9700000000", "Hi all", None, 2),
+            Item(1, "9841000001", "Hi all", None, 2),
+            Item(2, "984100000", "Hi all", None, 2),
+            Item(4, "98410000011", "Hi all", None, 2),
+            Item(5, "9700000000", "Hi all", None, 2),
         ],
+        account="nepal",
+        provider="aakashsms_v3",
     )
     personal = ClosedBatch(
         seq=2,
         text=None,
-        items=[(6, "9852000000", "Hi Ram", None, 1), (7, "9851000000", "Hi Sita ✓", None, 1)],
+        items=[
+            Item(6, "9852000000", "Hi Ram", None, 1, '["Ram"]'),  # routed: fields kept
+            Item(7, "9851000000", "Hi Sita ✓", None, 1, '["Sita ✓"]'),
+        ],
+        account="nepal",
+        provider="aakashsms_v3",
     )
     templated = ClosedBatch(
         seq=3,
         text="Code {code}",
-        items=[(8, "9861000000", "Code 1", '["1"]', 1), (10, "9860000000", "Code 2", '["2"]', 1)],
+        items=[
+            Item(8, "9861000000", "Code 1", '["1"]', 1),
+            Item(10, "9860000000", "Code 2", '["2"]', 1),
+        ],
+        account="baku",
+        provider="smsplus_az",
     )
     return settled, [shared, personal, templated]
 
@@ -70,8 +82,11 @@ def _write(url: str, ids: list[int], dialect_for_prepare: str) -> list[tuple[obj
             )
         )  # fmt: skip
         write_chunk(conn, CAMPAIGN_ID, prepared)
-        batches = conn.execute(select(BATCHES.c.id, BATCHES.c.seq, BATCHES.c.size)).all()
-    assert sorted(batches) == sorted(zip(ids, (1, 2, 3), (4, 2, 2), strict=True))
+        batches = conn.execute(
+            select(BATCHES.c.id, BATCHES.c.seq, BATCHES.c.size, BATCHES.c.account)
+        ).all()
+    accounts = ("nepal", "nepal", "baku")
+    assert sorted(batches) == sorted(zip(ids, (1, 2, 3), (4, 2, 2), accounts, strict=True))
     return _stored(url)
 
 
@@ -98,6 +113,7 @@ def test_sqlite_statements_store_the_same_rows_as_plain_rows(
     assert by_row[4][2] == "98410000011"
     assert by_row[7][6] == "Hi Sita ✓"  # a text that differs within its batch is kept
     assert by_row[8][7] == '["1"]' and by_row[8][6] is None  # template: parameters, no text
+    assert by_row[6][-1] == '["Ram"]' and by_row[1][-1] is None  # fields where planned
     assert by_row[11][4:6] == (RecipientState.REJECTED, "text is 12 segments")
 
 
@@ -111,6 +127,7 @@ def test_plain_rows_path_stores_the_same_rows(tmp_path: Path) -> None:
     stored = _write(f"sqlite:///{tmp_path / 'rows.db'}", ids, "postgresql")
 
     assert stored == sorted(expected)
-    assert [row[-1] for row in sorted(stored, key=lambda r: r[1])] == [
+    unique_at = RECIPIENT_COLUMNS.index("unique_in_campaign")
+    assert [row[unique_at] for row in sorted(stored, key=lambda r: r[1])] == [
         True, True, False, True, True, True, True, True, False, True, True,
     ]  # fmt: skip  # rows 3 (invalid) and 9 (duplicate) may repeat a number

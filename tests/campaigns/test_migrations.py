@@ -23,7 +23,7 @@ def _differences(url: str) -> list[object]:
 
 
 def test_upgraded_schema_matches_the_models(db_url: str) -> None:
-    assert current_revision(db_url) == "0003"
+    assert current_revision(db_url) == "0004"
     assert _differences(db_url) == []
 
 
@@ -48,7 +48,7 @@ def test_upgrade_is_idempotent_and_works_on_an_empty_file(tmp_path: object) -> N
     assert current_revision(url) is None
     upgrade(url)
     upgrade(url)  # a second run changes nothing
-    assert current_revision(url) == "0003"
+    assert current_revision(url) == "0004"
     assert _differences(url) == []
 
 
@@ -89,7 +89,7 @@ def test_a_0001_database_upgrades_keeping_its_rows_and_downgrades(tmp_path: obje
                 " (1, 3, '12', 'invalid', 0), (1, 4, '12', 'invalid', 0)"
             )
         upgrade(url)
-        assert current_revision(url) == "0003"
+        assert current_revision(url) == "0004"
         assert _differences(url) == []
         names = {i["name"] for i in inspect(engine).get_indexes("recipients")}
         assert "ix_recipients_campaign" in names and "ix_recipients_campaign_state" not in names
@@ -151,4 +151,59 @@ def test_counts_and_outcome_updates_read_through_an_index(sqlite_url: str) -> No
                 )
                 assert re.search(r"USING (COVERING )?INDEX ix_recipients_", plan), (query, plan)
     finally:
+        engine.dispose()
+
+
+def test_a_0003_database_with_campaigns_upgrades_to_routes_and_back(db_url: str) -> None:
+    """Campaigns planned before routes keep working: their batches take the campaign's
+    account and each gets its campaign_accounts row with the share it planned."""
+    from alembic import command
+
+    from campaigns.schema import alembic_config
+    from campaigns.status import get_campaign
+
+    config = alembic_config(db_url)
+    command.downgrade(config, "0003")
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            _insert_campaign(conn)
+            conn.exec_driver_sql(
+                "INSERT INTO batches (id, campaign_id, seq, state, size, attempts) "
+                "VALUES (1, 1, 1, 'done', 2, 1)"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO recipients (campaign_id, row_no, msisdn, batch_id, state, segments,"
+                " credits, attempts, unique_in_campaign) VALUES "
+                "(1, 1, '2250701020304', 1, 'sent', 2, 2.0, 1, true), "
+                "(1, 2, '2250701020305', 1, 'failed', 2, 2.0, 1, true), "
+                "(1, 3, '2250701020306', NULL, 'rejected', 12, NULL, 0, true)"
+            )
+        upgrade(db_url)
+        assert current_revision(db_url) == "0004"
+        assert _differences(db_url) == []
+        with engine.connect() as conn:
+            batch = conn.exec_driver_sql("SELECT account, provider FROM batches").one()
+            share = conn.exec_driver_sql(
+                "SELECT account, provider, state, valid, rejected, batches, segments "
+                "FROM campaign_accounts"
+            ).one()
+        assert tuple(batch) == ("a", "smspresto")
+        assert tuple(share) == ("a", "smspresto", "active", 2, 1, 0, 4)
+        info = get_campaign(1, database_url=db_url)
+        assert info.account == "a" and info.route is None
+        [account] = info.accounts
+        assert account.recipients == {"sent": 1, "failed": 1, "rejected": 1}
+        assert account.credits_spent == 2.0 and account.planned == 2
+
+        command.downgrade(config, "0003")
+        with engine.connect() as conn:
+            count = conn.exec_driver_sql("SELECT count(*) FROM recipients").scalar_one()
+            account_of = conn.exec_driver_sql("SELECT account FROM campaigns").scalar_one()
+        assert (count, account_of) == (3, "a")
+        upgrade(db_url)
+    finally:
+        from campaigns.db import dispose_engines
+
+        dispose_engines()
         engine.dispose()

@@ -145,9 +145,10 @@ class CliEnv:
         get_settings.cache_clear()
         dispose_engines()
 
-    def write_accounts(self, accounts: Mapping[str, Account]) -> None:
-        """The config file holds ``accounts`` (credentials included, as a user's would)."""
-        self.config.write_text(accounts_toml(accounts))
+    def write_accounts(self, accounts: Mapping[str, Account], routes: str = "") -> None:
+        """The config file holds ``accounts`` (credentials included, as a user's would), and
+        ``routes`` as written (TOML ``[routes.NAME]`` tables)."""
+        self.config.write_text(accounts_toml(accounts) + routes)
 
     def environ(self, **extra: str) -> dict[str, str]:
         """A child's environment: this process's, with this test's ``SMSQ_*`` only."""

@@ -115,3 +115,23 @@ def test_retry_failed_sends_the_failed_numbers_again(
     assert info["state"] == "completed" and info["recipients"] == {"sent": 12}, info
     sent = [m.msisdn for m in sandbox.messages(account="aakashsms_v1")]
     assert sorted(sent) == sorted(numbers)  # the refused one once more, no other twice
+
+
+def test_watch_shows_a_bar_per_account_under_a_routed_campaign(
+    live: CliEnv, smsq: Smsq, sandbox: SandboxClient, cluster: LocalCluster
+) -> None:
+    routes = '\n[routes.two]\ndefault_region = "NP"\n"977" = ["aakashsms_v3"]\n'
+    routes += '"225" = ["smspresto"]\n'
+    live.write_accounts(cluster.config.accounts, routes)
+    numbers = _numbers("98430{:05d}", 0, 30) + _numbers("+225 07{:08d}", 500, 20)
+    submitted = smsq("submit", "--route", "two", *numbers, "--text", "Hello")
+    assert submitted.code == 0, submitted
+    campaign_id = submitted.campaign_id()
+    watched = smsq("watch", str(campaign_id))
+    assert watched.code == 0, watched
+    bars = [line for line in watched.out.splitlines() if "sent" in line and "%" in line]
+    assert any("aakashsms_v3" in bar and "30 sent" in bar for bar in bars), watched.out
+    assert any("smspresto" in bar and "20 sent" in bar for bar in bars), watched.out
+    info = _status(smsq, campaign_id)
+    assert info["state"] == "completed" and info["recipients"] == {"sent": 50}, info
+    assert len(sandbox.messages(account="aakashsms_v3")) == 30

@@ -77,3 +77,19 @@ def test_routing(http: httpx.Client) -> None:
     assert http.get("/_sandbox/reset").status_code == 405
     assert http.get("/_sandbox/messages", params={"since_index": "x"}).status_code == 400
     assert http.post(V1, content=b"x" * (2 << 20)).status_code == 413
+
+
+def test_balances_can_be_set_until_the_next_reset(
+    http: httpx.Client, sandbox: SandboxClient
+) -> None:
+    balances = sandbox.set_balances(aakashsms_v3=3.0, aamarsms=0.5)
+    assert balances["aakashsms_v3"] == 3.0 and balances["aamarsms"] == 0.5
+    send = {"auth_token": "sandbox-aakash-token", "to": "9841000001,9841000002", "text": "Hi"}
+    assert http.post("/sms/v3/send", data=send).json()["error"] is False  # 2 of 3 credits
+    again = http.post("/sms/v3/send", data=send).json()
+    assert again["error"] is True and again["message"] == "Insufficient Credits"
+    refused = http.post("/_sandbox/balances", json={"nobody": 1})
+    assert refused.status_code == 400 and "nobody" in refused.json()["error"]
+    assert http.post("/_sandbox/balances", json={"aamarsms": -1}).status_code == 400
+    sandbox.reset()
+    assert sandbox.balances()["aakashsms_v3"] > 1000
