@@ -30,7 +30,7 @@ from campaigns import render, segments
 from campaigns.batching import ClosedBatch, Item, Packer
 from campaigns.bulk import insert_batches
 from campaigns.gateway import Gateway, gateway_for, resolve_account
-from campaigns.models import AccountState, BatchState, RecipientState
+from campaigns.models import AccountState, BatchState, CampaignState, RecipientState
 from campaigns.numbers.formats import for_gateway, to_e164_digits
 from campaigns.routes import RouteTable
 from campaigns.tables import BATCHES, CAMPAIGN_ACCOUNTS, CAMPAIGNS, RECIPIENTS
@@ -412,14 +412,38 @@ def _store(
 
 
 def _stranded(conn: Connection, campaign: _Campaign) -> int:
-    """Numbers still waiting on a failed account of the campaign."""
+    """Movable numbers still waiting on a failed account of the campaign: they have nowhere
+    to go (a retry of an ambiguous send stays with its account, and is not counted)."""
     if not campaign.failed:
         return 0
     count = conn.execute(
         select(func.coalesce(func.sum(BATCHES.c.size), 0)).where(
             BATCHES.c.campaign_id == campaign.id,
             BATCHES.c.account.in_(sorted(campaign.failed)),
-            BATCHES.c.state.in_((BatchState.PENDING, BatchState.RETRY_WAIT)),
+            _MOVABLE,
         )
     ).scalar_one()
     return int(count)
+
+
+def left_on_failed_accounts(conn: Connection) -> list[tuple[int, str, str]]:
+    """(campaign, account, reason) where a running routed campaign still has movable numbers
+    on an account that failed for it: the tick moves them (a batch sent back there after the
+    failure was handled, such as a split half)."""
+    failed = CAMPAIGN_ACCOUNTS.c
+    rows = conn.execute(
+        select(failed.campaign_id, failed.account, failed.reason)
+        .distinct()
+        .select_from(
+            CAMPAIGN_ACCOUNTS.join(
+                BATCHES,
+                and_(BATCHES.c.campaign_id == failed.campaign_id,
+                     BATCHES.c.account == failed.account),
+            ).join(CAMPAIGNS, CAMPAIGNS.c.id == failed.campaign_id)
+        )
+        .where(
+            failed.state == AccountState.FAILED, CAMPAIGNS.c.state == CampaignState.RUNNING,
+            CAMPAIGNS.c.route_table.is_not(None), _MOVABLE,
+        )
+    ).all()  # fmt: skip
+    return [(r[0], r[1], r[2] or "failed") for r in rows]

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import itemgetter
@@ -39,9 +39,11 @@ from campaigns import segments
 from campaigns.batching import ClosedBatch, Item, UrlBudget
 from campaigns.errors import InputError, NothingToSend, TextTooLong
 from campaigns.models import RecipientState as RS
-from campaigns.numbers import InvalidNumber, normalizer
-from campaigns.numbers.formats import country_of_format, for_gateway
+from campaigns.numbers import InvalidNumber, Normalized, normalizer
+from campaigns.numbers.formats import FORMAT_COUNTRIES, country_of_format, for_gateway
+from campaigns.numbers.metadata import COUNTRY_CODE_BY_HEAD
 from campaigns.recipients_input import Row
+from campaigns.routes import PrefixEntry, RouteTable
 from campaigns.spec import CampaignSpec, Lane
 from campaigns.suppression import SuppressionLookup
 from providers import NumberFormat
@@ -167,9 +169,9 @@ class Planner:
         self.spec = spec
         self.tally = Tally()
         seq = itertools.count(1)  # one order over every account's batches
-        self._lanes = [_LanePlanner(lane, spec, seq, self) for lane in spec.lanes]
+        self._lanes = [_LanePlanner(i, lane, spec, seq, self) for i, lane in enumerate(spec.lanes)]
         self._lane_at = {lane.account: i for i, lane in enumerate(spec.lanes)}
-        self._seen: dict[int | str, int] = {}  # E.164 -> first row; ints are smaller than str
+        self._seen: dict[int, int] = {}  # E.164 (as an int: smaller than str) -> first row
         self._settled: list[Settled] = []
         try:
             if spec.route is None:
@@ -179,6 +181,8 @@ class Planner:
                 )
             else:
                 self._normalize = normalizer(NumberFormat.INTL, spec.route.default_region)
+                self._by_head = _country_normalizers(spec.route)
+                self._routes = self._compile_routes(spec.route)
         except ValueError as exc:  # a default_region that contradicts the gateway's country
             where = (
                 f"route {spec.route.name!r}"
@@ -260,7 +264,7 @@ class Planner:
                 self._settle_invalid(row_no, raw, exc.reason)
                 continue
             e164 = number.e164
-            key: int | str = int(e164) if e164.isdigit() else e164
+            key = int(e164)  # E.164 digits always: an int is the smaller key
             first = seen.get(key)
             if first is not None:
                 self.settle(row_no, number.msisdn, RS.DUPLICATE, f"same number as row {first}")
@@ -270,38 +274,102 @@ class Planner:
         return fresh
 
     def _classify_routed(self, chunk: list[Row]) -> list[list[_Fresh]]:
-        """A route: read each number to E.164, then route it to its first account."""
-        normalize, seen, route = self._normalize, self._seen, self._route
+        """A route: read each number to E.164, then route it to its first account.
+
+        The loop is the routed plan's hot path, inlined on purpose: a prefix that names one
+        account resolves to (rows of its lane, the digits its gateway drops, the calling code
+        its gateway requires) with one dict lookup per prefix length, and the MSISDN is one
+        slice (measured: the first version, a method and two function calls per number,
+        made routed planning 1.5x as slow as one account's).
+        """
+        normalize, seen, slow_route = self._normalize, self._seen, self._route
+        country_of = self._by_head.get
+        fast, lengths = self._fast_routes, self._prefix_lengths
         per_lane: list[list[_Fresh]] = [[] for _ in self._lanes]
         for row_no, raw, values in chunk:
             try:
-                number = normalize(raw)
+                if raw[:1] == "+":
+                    # A "+CC" number of a country the route names: that country's own fast
+                    # path decides it at once (the same verdict as reading it from any home).
+                    number = country_of(raw[1:4], normalize)(raw)
+                else:
+                    number = normalize(raw)
             except InvalidNumber as exc:
                 self._settle_invalid(row_no, raw, exc.reason)
                 continue
             e164 = number.e164
-            key: int | str = int(e164) if e164.isdigit() else e164
+            key = int(e164)  # E.164 digits always: an int is the smaller key
             first = seen.get(key)
             if first is not None:
                 self.settle(row_no, e164, RS.DUPLICATE, f"same number as row {first}")
                 continue
             seen[key] = row_no
-            try:
-                index, msisdn = route(e164)
+            for length in lengths:
+                target = fast.get(e164[:length])
+                if target is not None:
+                    break
+            if target is not None and target[0] is not None and e164.startswith(target[2]):
+                target[0].append((row_no, e164[target[1] :], e164, values))
+                continue
+            try:  # a weighted prefix, no route, or a number its account cannot take
+                index, msisdn = slow_route(e164)
             except _Refused as refused:
                 self._reject(row_no, e164, refused)
                 continue
             per_lane[index].append((row_no, msisdn, e164, values))
+        for lane, rows in zip(self._lanes, self._lane_rows, strict=True):
+            per_lane[lane.index] += rows
+            rows.clear()
         return per_lane
+
+    def _compile_routes(self, route: RouteTable) -> Callable[[str], _LanePlanner | None]:
+        """E.164 -> the lane it routes to first (None: no route), one dict lookup per prefix
+        length; prefixes split by weight ask their entry for the number's order.
+
+        Also prepares the hot loop's table (``_fast_routes``): for a prefix that names one
+        account whose content it can carry, (that lane's rows, digits to drop, required
+        calling code); weighted prefixes map to (None, 0, "") and take the slow path.
+        """
+        by_prefix: dict[str, _LanePlanner | PrefixEntry] = {}
+        self._lane_rows: list[list[_Fresh]] = [[] for _ in self._lanes]
+        self._fast_routes: dict[str, tuple[list[_Fresh] | None, int, str]] = {}
+        for prefix in route.route.prefixes:
+            entry = route.entry_for(prefix)  # a prefix's own entry: nothing longer matches it
+            assert entry is not None
+            if len(entry.orders) == 1:
+                lane = self._lanes[self._lane_at[entry.orders[0][0]]]
+                by_prefix[prefix] = lane
+                code = _FORMAT_CODES.get(lane.number_format)
+                usable = lane.refusal is None and code is not None
+                national = usable and lane.number_format is NumberFormat.NP_NATIONAL
+                drop = len(code or "") if national else 0
+                rows = self._lane_rows[lane.index] if usable else None
+                self._fast_routes[prefix] = (rows, drop, code or "")
+            else:
+                by_prefix[prefix] = entry
+                self._fast_routes[prefix] = (None, 0, "")
+        lengths = sorted({len(p) for p in by_prefix}, reverse=True)
+        self._prefix_lengths = lengths
+        lanes, lane_at = self._lanes, self._lane_at
+
+        def first_lane(e164: str) -> _LanePlanner | None:
+            for length in lengths:
+                hit = by_prefix.get(e164[:length])
+                if hit is not None:
+                    if isinstance(hit, _LanePlanner):
+                        return hit
+                    return lanes[lane_at[hit.order_for(e164)[0]]]
+            return None
+
+        return first_lane
 
     def _route(self, e164: str) -> tuple[int, str]:
         """(lane, msisdn in that gateway's format) of a routed number; _Refused if none."""
         route = self.spec.route
         assert route is not None
-        order = route.accounts_for(e164)
-        if not order:
+        lane = self._routes(e164)
+        if lane is None:
             raise _Refused(f"no route for +{_country_code(e164)}…", e164, no_route=True)
-        lane = self._lanes[self._lane_at[order[0]]]
         if lane.refusal is not None:
             raise _Refused(lane.refusal, e164)
         msisdn = for_gateway(e164, lane.number_format)
@@ -312,7 +380,7 @@ class Planner:
                 f"({lane.provider}), which only takes {takes} numbers",
                 e164,
             )
-        return self._lane_at[order[0]], msisdn
+        return lane.index, msisdn
 
     def _reject(self, row_no: int, e164: str, refused: _Refused) -> None:
         if refused.no_route:
@@ -374,6 +442,30 @@ class Planner:
         )
 
 
+# The calling code a gateway's number format requires ("" for any country).
+_FORMAT_CODES: dict[NumberFormat, str] = {
+    NumberFormat.INTL: "",
+    **{fmt: code for fmt, (_region, code) in FORMAT_COUNTRIES.items()},
+}
+
+
+def _country_normalizers(route: RouteTable) -> dict[str, Callable[[str], Normalized]]:
+    """By the first three digits after "+": an international-format normalizer at home in
+    the country they begin, for each country the route's prefixes name, so that a "+CC"
+    number meets its own country's fast path."""
+    by_region: dict[str, Callable[[str], Normalized]] = {}
+    for prefix in route.route.prefixes:
+        hit = COUNTRY_CODE_BY_HEAD.get((prefix + "00")[:3])
+        region = hit[1] if hit is not None else None
+        if region is not None and region not in by_region:
+            by_region[region] = normalizer(NumberFormat.INTL, region)
+    return {
+        head: by_region[region]
+        for head, (_size, region) in COUNTRY_CODE_BY_HEAD.items()
+        if region in by_region
+    }
+
+
 def _country_code(e164: str) -> str:
     """The calling code that starts ``e164`` (E.164 codes are 1 to 3 digits, prefix-free)."""
     from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
@@ -388,9 +480,10 @@ class _LanePlanner:
     """One account's share of the planning: its gateway's limits, texts and batches."""
 
     def __init__(
-        self, lane: Lane, spec: CampaignSpec, seq: Iterator[int], planner: Planner
+        self, index: int, lane: Lane, spec: CampaignSpec, seq: Iterator[int], planner: Planner
     ) -> None:
         gateway = lane.gateway
+        self.index = index  # among the planner's lanes
         self.spec = spec
         self.planner = planner
         self.account, self.provider = lane.account, gateway.account.provider

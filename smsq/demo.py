@@ -24,6 +24,7 @@ from typing import Any
 from rich.console import Console
 
 from campaigns import api
+from campaigns.routes import Route
 from providers import Account
 from providers.sandbox.accounts import sandbox_accounts
 from smsq.views import campaigns_table, watch
@@ -47,16 +48,35 @@ _CI_NAMES = ("Awa", "Koffi", "Aminata", "Yao", "Fatou", "Moussa", "Adjoua")
 
 @dataclass
 class DemoCampaign:
-    """One campaign the demo submits, and what it is meant to show."""
+    """One campaign the demo submits (through an account, or a route), and what it shows."""
 
-    account: str
+    account: str | None
     name: str
     recipients: Any
     text: str | None = None
     template_id: int | None = None
     send_at: datetime | None = None
     shows: str = ""
+    route: Route | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+# One route over every country, and one whose first account runs out of credits part way.
+WORLD = Route.model_validate(
+    {
+        "name": "world",
+        "default_region": "NP",
+        "977": ["aakashsms_v3", "aakashsms_v1"],
+        "880": ["aamarsms"],
+        "994": ["smsplus_az", "smspresto"],
+        "225": ["smspresto"],
+    }
+)
+PREPAID = "aakashsms_v3_low_credits"  # a sandbox account; the demo gives it a few credits
+PREPAID_CREDITS = 150.0
+PREPAID_ROUTE = Route.model_validate(
+    {"name": "nepal-prepaid", "default_region": "NP", "977": [PREPAID, "aakashsms_v1"]}
+)
 
 
 def _numbers(rng: random.Random, prefixes: tuple[str, ...], digits: int, count: int) -> list[str]:
@@ -112,7 +132,26 @@ def demo_campaigns(
         DemoCampaign("smspresto", "cote-divoire-scheduled", ci_people,
                      text="Bonjour {name}, votre colis arrive demain.", send_at=soon,
                      shows=f"a text per recipient, scheduled {SCHEDULED_DELAY_S} s ahead"),
+        DemoCampaign(None, "four-countries", _mixed(rng), route=WORLD,
+                     text="Hello {name}, your parcel ships today.", template_id=2,
+                     shows="one route: each number to its country's gateway"),
+        DemoCampaign(None, "nepal-failover", _numbers(rng, _NP_PREFIXES, 7, 500),
+                     route=PREPAID_ROUTE, text="Namaste! Your bill is ready.",
+                     shows=f"the first account's {PREPAID_CREDITS:g} credits run out: "
+                           "the rest fails over to the second"),
     ]  # fmt: skip
+
+
+def _mixed(rng: random.Random) -> list[dict[str, str]]:
+    """People of four countries in one list, written as each writes their own numbers."""
+    rows = [{"msisdn": n, "name": rng.choice(_NAMES)} for n in _numbers(rng, _NP_PREFIXES, 7, 120)]
+    rows += [{"msisdn": "+88" + n, "name": "Rahim"} for n in _numbers(rng, _BD_PREFIXES, 8, 80)]
+    rows += [{"msisdn": "+994 " + n[1:], "name": rng.choice(_AZ_NAMES)}
+             for n in _numbers(rng, _AZ_PREFIXES, 7, 60)]  # fmt: skip
+    rows += [{"msisdn": "+225 " + n, "name": rng.choice(_CI_NAMES)}
+             for n in _numbers(rng, _CI_PREFIXES, 8, 80)]  # fmt: skip
+    rng.shuffle(rows)
+    return rows
 
 
 @contextmanager
@@ -130,7 +169,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 def _demo_accounts(sandbox_url: str) -> dict[str, Account]:
-    wanted = ("aakashsms_v1", "aakashsms_v3", "aamarsms", "smsplus_az", "smspresto")
+    wanted = ("aakashsms_v1", "aakashsms_v3", "aamarsms", "smsplus_az", "smspresto", PREPAID)
     demo = sandbox_accounts(sandbox_url)
     return {name: demo[name].model_copy(update={"rate_per_s": DEMO_RATE_PER_S}) for name in wanted}
 
@@ -158,6 +197,7 @@ def run_demo(console: Console, workdir: Path = DEMO_DIR) -> None:
             console.print(f"[bold]redis[/] {config.broker_url} ({where})")
             console.print(f"[bold]sandbox[/] {stack.sandbox.url} (all five gateways)")
             console.print("[bold]workers[/] 2 processes and beat started")
+            stack.sandbox.set_balances(**{PREPAID: PREPAID_CREDITS})
             accounts = dict(config.accounts)
             ids = _submit_all(console, campaigns, database_url, accounts)
             infos = watch(ids, lambda i: api.get_campaign(i, database_url=database_url),
@@ -186,7 +226,7 @@ def _submit_all(
     for c in campaigns:
         campaign_id = api.submit_campaign(
             c.account, c.recipients, text=c.text, template_id=c.template_id, send_at=c.send_at,
-            name=c.name, database_url=database_url, accounts=accounts,
+            name=c.name, route=c.route, database_url=database_url, accounts=accounts,
         )  # fmt: skip
         info = api.get_campaign(campaign_id, database_url=database_url)
         console.print(f"  #{campaign_id} {c.name}: {info.recipients_total} rows, "

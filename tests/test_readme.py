@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import re
 import shlex
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer.main
 
-from campaigns import set_dispatcher
+from campaigns import get_campaign, set_dispatcher
+from campaigns.routes import Route, RouteTable, load_routes
 from campaigns.settings import Settings, get_settings
 from providers.sandbox.client import SandboxClient
 from smsq.cli import app
@@ -117,30 +119,59 @@ def test_config_example_and_python_example_run(
     from campaigns.db import dispose_engines
     from providers import load_accounts
 
-    [toml] = _blocks("toml")
+    toml, route_example = _blocks("toml")
     config = tmp_path / "smsq.toml"
-    config.write_text(toml.replace("https://sms.aakashsms.com", sandbox.url))
+    # Every account at the sandbox: no test reaches a real gateway.
+    config.write_text(re.sub(r'base_url = "https://[^"]+"', f'base_url = "{sandbox.url}"', toml))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SMSQ_CONFIG", str(config))
     monkeypatch.setenv("SMSQ_ACCOUNTS__NEPAL__CREDENTIALS__AUTH_TOKEN", "sandbox-aakash-token")
     monkeypatch.setenv("SMSQ_DATABASE_URL", f"sqlite:///{tmp_path}/readme.db")
     monkeypatch.setenv("SMSQ_BROKER_URL", redis_url)
     get_settings.cache_clear()
+    monkeypatch.setenv(
+        "SMSQ_ACCOUNTS__NEPAL_BACKUP__CREDENTIALS__AUTH_TOKEN", "sandbox-aakash-token"
+    )
+    monkeypatch.setenv("SMSQ_ACCOUNTS__BAKU__CREDENTIALS__TOKEN", "sandbox-smsplus-token")
+    monkeypatch.setenv("SMSQ_ACCOUNTS__ABIDJAN__CREDENTIALS__API_KEY", "sandbox-presto-key")
+    monkeypatch.setenv("SMSQ_ACCOUNTS__ABIDJAN__CREDENTIALS__API_PASS", "sandbox-presto-pass")
+    monkeypatch.setenv("SMSQ_ACCOUNTS__DHAKA__CREDENTIALS__USER", "sandbox")
+    monkeypatch.setenv("SMSQ_ACCOUNTS__DHAKA__CREDENTIALS__PASSWORD", "sandbox-pass")
     accounts = load_accounts()
     assert accounts["nepal"].secret("auth_token") == "sandbox-aakash-token"
     assert accounts["baku"].templates == {2: "Salam {name}! Sifarişiniz hazırdır."}
+    routes = load_routes()
+    assert set(routes["default"].accounts()) <= set(accounts)  # every account it names exists
+    mixed = tomllib.loads(route_example)["routes"]["mixed"]
+    assert RouteTable(Route.model_validate(mixed)).accounts_for("9779801234567")[0] == (
+        "nepal_backup"
+    )
     (tmp_path / "customers.csv").write_text(
         "msisdn,name\n9841000001,Sita\n9851000002,Hari\n12345,Bad\n9841000001,Sita\n"
     )
-    [example] = [b for b in _blocks("python") if "submit_campaign" in b]
+    (tmp_path / "customers-np-bd-az-ci.csv").write_text(
+        "msisdn,name\n9841000003,Sita\n+8801711000004,Rahim\n+994501000005,Aysel\n"
+        "+2250701000006,Awa\n+971501234567,Nobody\n"
+    )
+    # The Python blocks run in order, in one namespace, as a reader would type them.
+    examples = [b for b in _blocks("python") if "submit_campaign" in b]
+    assert len(examples) == 2
+    examples.sort(key=lambda block: "upgrade()" not in block)  # the API's imports come first
     namespace: dict[str, object] = {}
     try:
-        exec(compile(example, "README.md", "exec"), namespace)  # noqa: S102
+        exec(compile(examples[0], "README.md", "exec"), namespace)  # noqa: S102
+        first = namespace["campaign_id"]
+        exec(compile(examples[1], "README.md", "exec"), namespace)  # noqa: S102
+        routed = namespace["campaign_id"]
+        info = get_campaign(routed)  # type: ignore[arg-type]
     finally:
         set_dispatcher(None)
         get_settings.cache_clear()
         dispose_engines()
     plan = namespace["plan"]
     assert (plan.valid, plan.invalid, plan.duplicate) == (2, 1, 1)  # type: ignore[attr-defined]
-    assert isinstance(namespace["campaign_id"], int)
-    assert Dispatches(redis_url) == [namespace["campaign_id"]]  # worker.connect() worked
+    assert isinstance(first, int) and isinstance(routed, int)
+    assert Dispatches(redis_url) == [first, routed]  # worker.connect() handed both off
+    shares = {a.account: a.planned for a in info.accounts}
+    assert shares == {"nepal": 1, "nepal_backup": 0, "dhaka": 1, "baku": 1, "abidjan": 1}
+    assert info.recipients == {"pending": 4, "rejected": 1}

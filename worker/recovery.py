@@ -21,7 +21,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, exists, or_, select, update
 
-from campaigns.models import Batch, BatchState, Campaign, CampaignState, Recipient
+from campaigns.failover import fail_over, left_on_failed_accounts
+from campaigns.models import Batch, BatchState, Campaign, CampaignState, PauseKind, Recipient
 from campaigns.models import RecipientState as RS
 from providers import ArchiveEntry
 from providers.registry import get_adapter
@@ -35,6 +36,26 @@ from worker.store import BatchRef
 REQUEUE_AFTER_TICKS = 3  # a pending batch idle this many ticks with an empty queue was lost
 
 QueueDepth = Callable[[str], int | None]  # account -> ready messages in its queue (None: unknown)
+
+
+def move_from_failed(ctx: WorkerContext, now: datetime) -> tuple[int, list[BatchRef]]:
+    """Fail over what a routed campaign still has on an account that failed for it.
+
+    The worker that saw the failure moved everything movable in the same transaction; a
+    batch can come back there since (a split half, a retry of a send in flight at the
+    time), and this moves it too. Returns the numbers moved and the new batches. A campaign
+    whose numbers have nowhere left to go pauses, as the worker's own failover does.
+    """
+    moved, refs = 0, []
+    with ctx.transaction() as conn:
+        for campaign_id, account, reason in left_on_failed_accounts(conn):
+            moves = fail_over(conn, campaign_id, account, reason, now, ctx.accounts)
+            moved += moves.moved
+            refs += [BatchRef(i, campaign_id, a) for i, a in moves.batches]
+            if moves.stranded:
+                why = f"account {account!r}: {reason}; {moves.stranded} numbers have no fallback"
+                store.pause_campaign(conn, campaign_id, PauseKind.ACCOUNT, why)
+    return moved, refs
 
 
 def cancel_leftovers(conn: Connection, now: datetime) -> int:

@@ -48,6 +48,7 @@ class TickReport:
     unclaimed: int = 0
     resolved: int = 0
     reconciled_sent: int = 0
+    moved: int = 0  # numbers failed over from an account that failed for their campaign
     cancelled: int = 0
     completed: int = 0
     skipped_locked: bool = False
@@ -92,6 +93,9 @@ def _tick_steps(ctx: WorkerContext, queue_depth: QueueDepth, report: TickReport)
     lost = recovery.requeue_lost(ctx, now, queue_depth)
     report.requeued += len(lost)
     report.enqueue += lost
+    moved, refs = recovery.move_from_failed(ctx, now)
+    report.moved += moved
+    report.enqueue += refs
     resolved, reconciled = recovery.resolve_stale(ctx, now)
     report.resolved += resolved
     report.reconciled_sent += reconciled

@@ -21,6 +21,7 @@ from phonenumbers import PhoneNumberType
 from campaigns.numbers.cleaning import clean
 from campaigns.numbers.metadata import (
     COUNTRY_CODE_BY_HEAD,
+    FEWEST_INTERNATIONAL_DIGITS,
     Landline,
     NotValidHere,
     Rule,
@@ -151,7 +152,11 @@ def _builder(national_msisdn: bool) -> Callable[[str, str, str], Normalized]:
 def _fallback(target: Target, home: Rule, undecided: Undecided) -> Undecided:
     """What normalize does when its shortcut misses: the whole fast path, then ``undecided``."""
     build, intl = _builder(target.national_msisdn), target.intl
-    too_short_below = 0 if intl else home.too_short_below
+    # Shorter than any home number (and, where foreign numbers are taken, than any number of
+    # any country read with its "+"), phonenumbers calls the digits too short for home.
+    too_short_below = home.too_short_below
+    if intl:
+        too_short_below = min(too_short_below, FEWEST_INTERNATIONAL_DIGITS)
     too_short = sized("too short", home.region, MOBILE_TYPES)
     landline = TYPE_REASONS[PhoneNumberType.FIXED_LINE]
 
@@ -183,6 +188,8 @@ def normalizer(target: Target, undecided: Undecided) -> Callable[[str], Normaliz
     def normalize(raw: str) -> Normalized:
         if raw.isdigit() and raw.isascii():  # bare digits, the usual CSV cell: nothing to clean
             plus, digits = False, raw
+        elif raw[:1] == "+" and raw.isascii() and raw[1:].isdigit():  # "+9779841234567"
+            plus, digits = True, raw[1:]  # clean()'s first case, without the call (0.3 µs)
         else:
             plus, digits = clean(raw)
         nsn = candidate(plus, digits)

@@ -258,3 +258,21 @@ def _country_code_table() -> dict[str, tuple[int, str | None]]:
 
 
 COUNTRY_CODE_BY_HEAD: Final = _country_code_table()
+
+
+def _fewest_international_digits() -> int:
+    """The fewest digits (country code included) any number of any region can have: fewer
+    digits read as "+digits" can never be valid (6 in today's metadata)."""
+    fewest = 17
+    for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
+        for region in regions:
+            meta = PhoneMetadata.metadata_for_region(region)
+            if meta is None:
+                meta = PhoneMetadata.metadata_for_nongeo_region(code)
+            lengths = meta.general_desc.possible_length if meta and meta.general_desc else ()
+            if lengths:
+                fewest = min(fewest, len(str(code)) + min(lengths))
+    return fewest
+
+
+FEWEST_INTERNATIONAL_DIGITS: Final = _fewest_international_digits()

@@ -60,3 +60,13 @@ def test_the_demo_completes_every_campaign_and_the_sandbox_agrees(
     assert sum(i.recipients.get("sent", 0) for i in infos) == int(agreement.group(2))
     for info in infos:
         assert not {"pending", "in_flight", "unknown"} & set(info.recipients), info
+    by_name = {i.name: i for i in infos}
+    routed = by_name["four-countries"]
+    assert routed.route == "world"
+    shares = {a.account: a.recipients.get("sent", 0) for a in routed.accounts}
+    assert all(shares[a] > 0 for a in ("aakashsms_v3", "aamarsms", "smsplus_az", "smspresto"))
+    failover = by_name["nepal-failover"]
+    prepaid, backup = failover.accounts
+    assert prepaid.state == "failed" and "Insufficient Credits" in (prepaid.reason or "")
+    assert prepaid.recipients.get("sent", 0) > 0 and backup.recipients.get("sent", 0) > 0
+    assert failover.recipients == {"sent": 500}

@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from campaigns import resume_campaign, submit_campaign
 from campaigns.failover import fail_over
-from campaigns.models import Batch, CampaignAccount, Recipient
+from campaigns.models import Batch, BatchState, CampaignAccount, Recipient
 from campaigns.routes import Route
-from worker import dispatch, sending, store
+from worker import dispatch, sending, store, tick
 from worker.clock import utcnow
 from worker.sending import Outcome
 
@@ -216,3 +216,29 @@ def test_a_primary_answering_503_to_everything_opens_its_circuit_and_fails_over(
     reason = _accounts(harness, campaign_id)[PRIMARY][1] or ""
     assert reason.startswith("circuit open: 2 sends not accepted in a row") and "HTTP 503" in reason
     assert all("circuit open" in (r[4] or "") for r in rows)
+
+
+def test_the_tick_moves_a_batch_sent_back_to_a_failed_account_after_the_failover(
+    harness: Harness,
+) -> None:
+    campaign_id, (first, second, third) = _submit(harness)
+    gateways = Gateways(v3="Insufficient Credits")
+    ctx = harness.ctx(gateways)
+    with ctx.transaction() as conn:  # another worker holds the third batch mid-send
+        assert store.claim_in_flight(conn, third, "other-worker", utcnow()) is not None
+    assert sending.send_batch(first, ctx).outcome is Outcome.MOVED  # moves the first two
+    # The other worker's request was not accepted (a 503): its batch goes back, on the
+    # account that has failed meanwhile.
+    head = store.load_head(ctx.engine, third)
+    assert head is not None
+    with ctx.transaction() as conn:
+        assert store.send_back(
+            conn, head, "other-worker", state=BatchState.RETRY_WAIT, next_attempt_at=utcnow(),
+            error_kind="retryable", error="HTTP 503", now=utcnow(),
+        ) == BatchState.RETRY_WAIT  # fmt: skip
+    report = tick.run_tick(harness.ctx(gateways), lambda _account: 0)
+    assert report.moved == 50 and len(report.enqueue) >= 1
+    rows = _recipients(harness, campaign_id)
+    live = Counter((a, s) for _m, s, a, batch_state, _r in rows if batch_state != "moved")
+    assert live == {(BACKUP, "pending"): 250}
+    assert tick.run_tick(harness.ctx(gateways), lambda _account: 0).moved == 0  # once
