@@ -35,9 +35,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 import httpx
+from sqlalchemy import Connection
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from campaigns.failover import fail_over
+from campaigns.errors import CampaignError
+from campaigns.failover import Moves, fail_over
 from campaigns.models import BatchState, CampaignState, PauseKind, RecipientState
 from providers import (
     Account,
@@ -403,6 +405,21 @@ def _not_accepted(ctx: WorkerContext, account: Account) -> Trip | None:
     )
 
 
+def _fail_over(
+    conn: Connection, ctx: WorkerContext, head: BatchHead, reason: str, now: datetime
+) -> Moves | None:
+    """Move the campaign's numbers off the failed account, in a savepoint: a move that cannot
+    finish (a fallback misconfigured on this worker) undoes itself, and the caller pauses the
+    campaign instead of leaving this batch in flight for the tick to call unknown."""
+    try:
+        with conn.begin_nested():
+            return fail_over(conn, head.campaign_id, head.account, reason, now, ctx.accounts)
+    except (CampaignError, LookupError, ValueError) as exc:
+        log.error("campaign %d: failover off account %r failed: %s", head.campaign_id,
+                  head.account, exc)  # fmt: skip
+        return None
+
+
 def _account_failed(
     ctx: WorkerContext, head: BatchHead, token: str, err: GatewayError, reason: str
 ) -> SendDecision:
@@ -418,8 +435,11 @@ def _account_failed(
             error_kind=ErrorKind.RETRYABLE.value, error=str(err), now=now, undo_attempt=True,
         )  # fmt: skip
         if state == BatchState.PENDING and head.routed:
-            moves = fail_over(conn, head.campaign_id, head.account, reason, now, ctx.accounts)
-            if moves.stranded:
+            moves = _fail_over(conn, ctx, head, reason, now)
+            if moves is None:
+                why = f"account {head.account!r}: {reason}; failover could not move its numbers"
+                store.pause_campaign(conn, head.campaign_id, PauseKind.ACCOUNT, why)
+            elif moves.stranded:
                 why = f"account {head.account!r}: {reason}; {moves.stranded} numbers have no "
                 store.pause_campaign(conn, head.campaign_id, PauseKind.ACCOUNT, why + "fallback")
         elif state == BatchState.PENDING:

@@ -242,3 +242,41 @@ def test_the_tick_moves_a_batch_sent_back_to_a_failed_account_after_the_failover
     live = Counter((a, s) for _m, s, a, batch_state, _r in rows if batch_state != "moved")
     assert live == {(BACKUP, "pending"): 250}
     assert tick.run_tick(harness.ctx(gateways), lambda _account: 0).moved == 0  # once
+
+
+def test_a_worker_dying_in_the_middle_of_a_move_leaves_nothing_moved(harness: Harness) -> None:
+    # The fallback sends by GET without its credential: measuring its URL for the first
+    # number raises after the move has taken its first batch, as a crash would end it there.
+    broken = harness.accounts[BACKUP].model_copy(
+        update={"provider": "aakashsms_v3", "options": {"method": "GET"},
+                "max_url_chars": 2000, "credentials": {}}
+    )  # fmt: skip
+    campaign_id, _batches = _submit(harness)
+    harness.accounts[BACKUP] = broken  # as the worker's config has it, after planning
+    ctx = harness.ctx(Gateways())
+    try:
+        with ctx.transaction() as conn:
+            fail_over(conn, campaign_id, PRIMARY, "No credit", utcnow(), ctx.accounts)
+    except Exception as exc:  # the "crash": the transaction is never committed
+        assert "cannot build a request to measure its URL" in str(exc)
+    else:
+        raise AssertionError("the move was expected to fail part way")
+    rows = _recipients(harness, campaign_id)
+    assert Counter((s, a, b, r) for _m, s, a, b, r in rows) == {
+        ("pending", PRIMARY, "pending", None): 250
+    }
+    assert _accounts(harness, campaign_id)[PRIMARY] == ("active", None)
+
+
+def test_a_failover_that_cannot_finish_pauses_the_campaign_instead(harness: Harness) -> None:
+    campaign_id, batch_ids = _submit(harness)
+    harness.accounts[BACKUP] = harness.accounts[BACKUP].model_copy(
+        update={"provider": "aakashsms_v3", "options": {"method": "GET"},
+                "max_url_chars": 2000, "credentials": {}}
+    )  # fmt: skip
+    decision = sending.send_batch(batch_ids[0], harness.ctx(Gateways(v3="Insufficient Credits")))
+    assert decision.outcome is Outcome.PAUSED and decision.enqueue == ()
+    state, kind, reason = _campaign(harness, campaign_id)
+    assert (state, kind) == ("paused", "account") and "failover could not move" in reason
+    rows = _recipients(harness, campaign_id)
+    assert Counter((s, a, b) for _m, s, a, b, _r in rows) == {("pending", PRIMARY, "pending"): 250}
