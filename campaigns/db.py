@@ -44,8 +44,11 @@ class DatabaseUrlError(ValueError):
     """Raised when a database URL cannot be used (another database, an uncreatable folder)."""
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, **pool: int) -> Engine:
     """A new engine for ``url``; SQLite files get WAL, a busy timeout, and their folder created.
+
+    ``pool`` (``pool_size``, ``max_overflow``) sizes the connection pool: a worker process
+    has many threads.
 
     Raises DatabaseUrlError naming the problem for a URL smsq cannot use (another database, a
     SQLite folder that cannot be created).
@@ -61,17 +64,18 @@ def make_engine(url: str) -> Engine:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise DatabaseUrlError(f"cannot create {folder}: {exc.strerror}") from None
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
         event.listen(engine, "connect", lambda c, _r: setattr(c, "isolation_level", None))
         event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
-def get_engine(url: str | None = None) -> Engine:
-    """The process's shared engine for ``url`` (default: the configured database).
+def get_engine(url: str | None = None, **pool: int) -> Engine:
+    """The process's shared engine for ``url`` (default: the configured database); ``pool``
+    sizes its connection pool when this call creates it.
 
     Worker processes are forked: call ``dispose_engines()`` after a fork so that no pooled
     connection is shared between processes.
@@ -83,7 +87,7 @@ def get_engine(url: str | None = None) -> Engine:
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = _engines[url] = make_engine(url)
+            engine = _engines[url] = make_engine(url, **pool)
         return engine
 
 

@@ -57,6 +57,13 @@ class CampaignState(StrEnum):
     FAILED = "failed"
 
 
+class CampaignKind(StrEnum):
+    """A campaign of many numbers, or a single message (an OTP: it goes ahead at the door)."""
+
+    CAMPAIGN = "campaign"
+    MESSAGE = "message"
+
+
 class AccountState(StrEnum):
     """Whether an account may still send a campaign's numbers."""
 
@@ -158,6 +165,9 @@ class Campaign(Base):
     provider: Mapped[str | None] = mapped_column(String(40))
     route: Mapped[str | None] = mapped_column(String(100))
     route_table: Mapped[str | None] = mapped_column(Text)  # JSON of campaigns.routes.Route
+    kind: Mapped[CampaignKind] = mapped_column(
+        StateColumn(CampaignKind), default=CampaignKind.CAMPAIGN, server_default="campaign"
+    )
     state: Mapped[CampaignState] = mapped_column(
         StateColumn(CampaignState), default=CampaignState.DRAFT, index=True
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, func, select
+from sqlalchemy import Connection, Engine, and_, case, func, literal, select
 
 from campaigns.db import get_engine
 from campaigns.errors import CampaignNotFound, InputError
@@ -23,6 +23,18 @@ from campaigns.tables import BATCHES, CAMPAIGN_ACCOUNTS, CAMPAIGNS, RECIPIENTS
 from providers.registry import get_adapter
 
 PAGE_ROWS = 2_000  # recipients read per query by iter_recipients
+# What a number's state reads as. Its row stays ``pending`` while its batch is in flight (the
+# worker writes each number once per attempt, with its outcome): it reads ``in_flight``.
+REPORTED_STATE = case(
+    (
+        and_(
+            RECIPIENTS.c.state == RecipientState.PENDING.value,
+            BATCHES.c.state == BatchState.IN_FLIGHT.value,
+        ),
+        literal(RecipientState.IN_FLIGHT.value),
+    ),
+    else_=RECIPIENTS.c.state,
+)
 _SPENT = (RecipientState.SENT, RecipientState.DELIVERED)
 
 
@@ -147,15 +159,15 @@ def _counts_per_account(
     """
     spent = case((RECIPIENTS.c.state.in_(_SPENT), RECIPIENTS.c.credits), else_=None)
     query = (
-        select(BATCHES.c.account, RECIPIENTS.c.state, func.count(), func.sum(spent))
+        select(BATCHES.c.account, REPORTED_STATE, func.count(), func.sum(spent))
         .select_from(RECIPIENTS.outerjoin(BATCHES, BATCHES.c.id == RECIPIENTS.c.batch_id))
         .where(RECIPIENTS.c.campaign_id == campaign_id)
-        .group_by(BATCHES.c.account, RECIPIENTS.c.state)
+        .group_by(BATCHES.c.account, REPORTED_STATE)
     )
     found: dict[str | None, tuple[dict[RecipientState, int], float]] = {}
     for account, state, count, credits in conn.execute(query):
         counts, total = found.get(account, ({}, 0.0))
-        counts[state] = count
+        counts[RecipientState(state)] = count
         found[account] = (counts, total + float(credits or 0.0))
     return found
 
@@ -222,16 +234,21 @@ def _pages(
     engine: Engine, campaign_id: int, state: RecipientState | None
 ) -> Iterator[RecipientInfo]:
     last_id = 0
+    reported = REPORTED_STATE.label("state")
     while True:
-        query = select(*_RECIPIENT_COLUMNS).where(
-            RECIPIENTS.c.campaign_id == campaign_id, RECIPIENTS.c.id > last_id
+        query = (
+            select(*_RECIPIENT_COLUMNS[:3], reported, *_RECIPIENT_COLUMNS[3:])
+            .select_from(RECIPIENTS.outerjoin(BATCHES, BATCHES.c.id == RECIPIENTS.c.batch_id))
+            .where(RECIPIENTS.c.campaign_id == campaign_id, RECIPIENTS.c.id > last_id)
         )
         if state is not None:
-            query = query.where(RECIPIENTS.c.state == state)
+            query = query.where(REPORTED_STATE == state.value)
         with engine.connect() as conn:
             page = conn.execute(query.order_by(RECIPIENTS.c.id).limit(PAGE_ROWS)).all()
         for row in page:
-            yield RecipientInfo(*row)
+            values = list(row)
+            values[3] = RecipientState(values[3])  # a CASE comes back as plain text
+            yield RecipientInfo(*values)
         if len(page) < PAGE_ROWS:
             return
         last_id = page[-1][0]
@@ -240,7 +257,7 @@ def _pages(
 _RECIPIENT_COLUMNS = tuple(
     RECIPIENTS.c[name]
     for name in (
-        "id", "row_no", "msisdn", "state", "reason", "batch_id", "text", "segments",
+        "id", "row_no", "msisdn", "reason", "batch_id", "text", "segments",
         "credits", "provider_message_id", "network", "gateway_code", "gateway_message",
         "attempts",
     )

@@ -49,13 +49,19 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def install_log_redaction(*logger_names: str) -> None:
-    """Attach the redacting filter to httpx's and httpcore's loggers (and any named here).
+# httpx logs every request at INFO as ``HTTP Request: GET <full url>``: on a GET gateway the
+# URL carries every number and the text (and, unredacted, the credentials). What is left of
+# it at WARNING and above carries no URL of a request.
+QUIET_LOGGERS = ("httpx", "httpcore")
 
-    httpx logs ``HTTP Request: GET <full url>`` at INFO: without this, a GET gateway's
-    password would reach any log that is set to INFO.
-    """
-    for name in ("httpx", "httpcore", *logger_names):
+
+def install_log_redaction(*logger_names: str) -> None:
+    """Keep numbers, texts and credentials out of logs: httpx's and httpcore's loggers are
+    raised to WARNING, and they (and any named here) get the redacting filter, which masks
+    the secrets of every URL a record still holds (DESIGN.md invariant 11)."""
+    for name in (*QUIET_LOGGERS, *logger_names):
         logger = logging.getLogger(name)
+        if name in QUIET_LOGGERS and logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())

@@ -350,13 +350,23 @@ def _exec(argv: list[str]) -> NoReturn:
 
 @app.command()
 def worker(
-    concurrency: Annotated[int | None, typer.Option(help="processes (default: cores)")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="threads per process (default: from the account's rate)")
+    ] = None,
+    accounts: Annotated[
+        str | None, typer.Option(help="serve only these accounts, in one process: a,b")
+    ] = None,
 ) -> None:
-    """Run a Celery worker on every configured account's queue and the control queue."""
-    from worker.cli_support import worker_argv
+    """Run the workers: a process per configured account (its queues and the control queue)."""
+    from providers import load_accounts
+    from worker import supervisor
 
     env = os.environ.get("SMSQ_WORKER_CONCURRENCY")
-    _exec(worker_argv(concurrency=concurrency or (int(env) if env else None)))
+    together = [a.strip() for a in accounts.split(",") if a.strip()] if accounts else None
+    groups = supervisor.groups_for(
+        load_accounts(), together=together, concurrency=concurrency or (int(env) if env else None)
+    )
+    supervisor.main(groups)
 
 
 @app.command()

@@ -32,8 +32,9 @@ from celery.signals import beat_init, worker_init, worker_process_init
 from campaigns.db import dispose_engines
 from campaigns.settings import Settings, get_settings
 from providers import install_log_redaction, load_accounts
-from worker import keys, sending
+from worker import door, keys, sending
 from worker.context import reset_context
+from worker.ratelimit import DOOR_TOLERANCE_S
 from worker.redis_server import check_noeviction
 
 log = logging.getLogger(__name__)
@@ -116,8 +117,9 @@ def longest_send_s(timeout_s: float) -> float:
     out, plus the waits between them and for rate-limit slots.
     """
     attempts = sending.QUICK_ATTEMPTS
-    waits = (attempts - 1) * (sending.QUICK_WAIT_MAX_S + sending.QUICK_LIMITER_MAX_WAIT_S)
-    return attempts * timeout_s + waits
+    # A quick retry waits for a moment of its own: within the door's horizon, give or take.
+    per_retry_s = sending.QUICK_WAIT_MAX_S + door.HORIZON_S + DOOR_TOLERANCE_S
+    return float(attempts * timeout_s + (attempts - 1) * per_retry_s)
 
 
 def check_stale_after(settings: Settings, timeouts_s: dict[str, float]) -> str | None:

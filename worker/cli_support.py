@@ -1,23 +1,46 @@
 """Command lines for ``smsq worker`` and ``smsq beat`` (the CLI runs what these return).
 
-A worker consumes one queue per provider account (``smsq.send.<account>``) plus the control
-queue, with ``-O fair`` so that each process takes a message only when it is free. Run
-workers for a subset of accounts (``accounts=[...]``) to give a slow or busy gateway its
-own processes; keep exactly one beat per deployment (a second is harmless, only wasteful:
-the tick takes a Redis lock and every change it makes is a compare-and-set).
+A worker process consumes two queues per provider account (``smsq.now.<account>`` for single
+messages, ``smsq.send.<account>`` for campaign batches) plus the control queue, with a pool
+of threads sized from the accounts' rates. ``smsq worker`` runs one such process per account
+(``worker.supervisor``), so a slow or hung gateway only ever holds its own process's threads;
+keep exactly one beat per deployment (a second is harmless, only wasteful: the tick takes a
+Redis lock and every change it makes is a compare-and-set).
 """
 
 from __future__ import annotations
 
+import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from providers import load_accounts
+from providers import Account, load_accounts
 from worker import keys
 
 APP = "worker.celery_app"
 DEFAULT_BEAT_SCHEDULE = Path("var") / "celerybeat-schedule"
+
+
+# Real gateways answer in 150-500 ms: a worker keeps an account's rate busy for the slowest.
+EXPECTED_LATENCY_S = 0.5
+THREADS_MIN = 4
+THREADS_MAX = 256
+
+
+def threads_for(accounts: Mapping[str, Account]) -> int:
+    """Threads a worker process needs to use its accounts' whole rates, without tuning: for
+    each account, its requests per second times how long a request takes from its turn at
+    the door to its answer (the door's horizon, then the expected latency), with a fifth
+    more for the writes around it, and two for the control queue."""
+    from providers.registry import get_adapter
+    from worker.door import HORIZON_S
+
+    needed = 2
+    for account in accounts.values():
+        rate = account.rate_per_s or get_adapter(account.provider).limits.default_rate_per_s
+        needed += math.ceil(rate * (EXPECTED_LATENCY_S + HORIZON_S) * 1.2) + 1
+    return max(THREADS_MIN, min(THREADS_MAX, needed))
 
 
 def worker_argv(
@@ -28,23 +51,26 @@ def worker_argv(
     hostname: str | None = None,
     loglevel: str = "INFO",
 ) -> list[str]:
-    """``celery worker`` for ``accounts`` (default: every configured account).
+    """``celery worker`` for ``accounts`` (default: every configured account), one process
+    with a pool of threads: a request waits on the gateway, not on a core.
 
-    ``concurrency``: processes (default: one per core). ``control``: also consume the
-    control queue (dispatch and tick); at least one worker must. ``hostname``: the
-    worker's name in Flower, e.g. ``"nepal@%h"``.
+    ``concurrency``: threads (default: ``threads_for`` the accounts). ``control``: also
+    consume the control queue (dispatch and tick); at least one worker must. ``hostname``:
+    the worker's name in Flower, e.g. ``"nepal@%h"``. Each account has two queues, its
+    single messages' first, then its campaign batches'.
     """
-    names = sorted(load_accounts() if accounts is None else accounts)
-    queues = [keys.send_queue(name) for name in names]
+    configured = load_accounts() if accounts is None or concurrency is None else {}
+    names = sorted(configured if accounts is None else accounts)
+    queues = [q for name in names for q in (keys.now_queue(name), keys.send_queue(name))]
     if control:
         queues.append(keys.CONTROL_QUEUE)
     if not queues:
         raise ValueError("no accounts configured and control=False: nothing to consume")
+    if concurrency is None:
+        concurrency = threads_for({n: configured[n] for n in names if n in configured})
     argv = [sys.executable, "-m", "celery", "-A", APP, "worker"]
-    argv += ["-Q", ",".join(queues), "-O", "fair", "--prefetch-multiplier", "1"]
-    argv += ["-E", "-l", loglevel]
-    if concurrency is not None:
-        argv += ["-c", str(concurrency)]
+    argv += ["-Q", ",".join(queues), "-P", "threads", "-c", str(concurrency)]
+    argv += ["--prefetch-multiplier", "1", "-E", "-l", loglevel]
     if hostname is not None:
         argv += ["-n", hostname]
     return argv

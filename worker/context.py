@@ -31,11 +31,15 @@ from campaigns.settings import (
 from providers import Account, load_accounts
 from worker.circuit import Circuits
 from worker.clock import utcnow
-from worker.ratelimit import RateLimiter
+from worker.door import Door
+from worker.ratelimit import Rate, RateLimiter
 
-# Enough keep-alive connections per process for the gateways of every account it sends to;
-# a process sends one request at a time, so the pool is never the bottleneck.
-HTTP_POOL_CONNECTIONS = 20
+# Enough connections for every request a process has in flight (its threads, sized from its
+# accounts' rates by worker.cli_support), so a request never waits for the pool.
+HTTP_POOL_CONNECTIONS = 256
+# Database connections per worker process: threads hold one only for a short transaction.
+DB_POOL_SIZE = 10
+DB_POOL_OVERFLOW = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +72,24 @@ class WorkerContext:
     clock: Callable[[], datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
     redis: redis.Redis | None = None  # tick lock and circuits; None: unlocked, no circuits
+    monotonic: Callable[[], float] = time.monotonic  # the doors' clock
     _queue_fd: int | None = field(default=None, init=False, repr=False)
     _circuits: Circuits | None = field(default=None, init=False, repr=False)
+    # One SQLite writer at a time within this process: its threads share the lock file's
+    # descriptor, and flock() does not exclude holders of the same open file.
+    _writer: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _doors: dict[str, Door] = field(default_factory=dict, init=False, repr=False)
+    _doors_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def door(self, account: str, rate: Rate) -> Door:
+        """This process's door of ``account`` (one per account, shared by its threads)."""
+        with self._doors_lock:
+            found = self._doors.get(account)
+            if found is None or found.rate != rate:
+                found = self._doors[account] = Door(
+                    self.limiter, account, rate, sleep=self.sleep, monotonic=self.monotonic
+                )
+            return found
 
     @property
     def circuits(self) -> Circuits | None:
@@ -89,13 +109,16 @@ class WorkerContext:
         the CLI) still wait in SQLite's own way; correctness never depends on this lock.
         """
         fd = self._queue()
-        if fd is not None:
-            _flock(fd, exclusive=True)
-        try:
+        if fd is None:
             with self.engine.begin() as conn:
                 yield conn
-        finally:
-            if fd is not None:
+            return
+        with self._writer:
+            _flock(fd, exclusive=True)
+            try:
+                with self.engine.begin() as conn:
+                    yield conn
+            finally:
                 _flock(fd, exclusive=False)
 
     def _queue(self) -> int | None:
@@ -142,7 +165,9 @@ def get_context() -> WorkerContext:
                 )
             client = redis.Redis.from_url(settings.limiter_url, health_check_interval=30)
             _context = WorkerContext(
-                engine=get_engine(settings.database_url),
+                engine=get_engine(
+                    settings.database_url, pool_size=DB_POOL_SIZE, max_overflow=DB_POOL_OVERFLOW
+                ),
                 accounts=load_accounts(),
                 limiter=RateLimiter(client),
                 http=make_http_client(),

@@ -30,7 +30,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import Connection, func, or_, select, update
 
 from campaigns.handoff import set_dispatcher
-from campaigns.models import Batch, BatchState, Campaign, CampaignState, PauseKind
+from campaigns.models import Batch, BatchState, Campaign, CampaignKind, CampaignState, PauseKind
 from worker import keys, store
 from worker.clock import as_utc
 from worker.context import WorkerContext
@@ -119,6 +119,7 @@ def sendable_batches(
     dispatch arriving just after the tick released the campaign must not double it).
     """
     fresh_since = now - timedelta(seconds=fresh_s)
+    kind = conn.execute(select(Campaign.kind).where(Campaign.id == campaign_id)).scalar_one()
     rows = conn.execute(
         update(Batch)
         .where(
@@ -133,8 +134,11 @@ def sendable_batches(
     for batch_id, _seq, due, account in sorted(rows, key=lambda r: (r[1], r[0])):
         delay = (as_utc(due) - now).total_seconds() if due is not None else None
         refs.append(
-            BatchRef(batch_id, campaign_id, account, delay if delay and delay > 0 else None)
-        )
+            BatchRef(
+                batch_id, campaign_id, account, delay if delay and delay > 0 else None,
+                kind == CampaignKind.MESSAGE,
+            )
+        )  # fmt: skip
     return refs
 
 
@@ -152,8 +156,9 @@ class Dispatcher:
         count = 0
         with self.app.producer_or_acquire() as producer:
             for ref in refs:
+                queue = keys.now_queue if ref.priority else keys.send_queue
                 options: dict[str, Any] = {
-                    "queue": keys.send_queue(ref.account),
+                    "queue": queue(ref.account),
                     "argsrepr": f"campaign={ref.campaign_id} batch={ref.batch_id}",
                 }
                 if ref.delay_s:
@@ -173,21 +178,25 @@ class Dispatcher:
         self.app.send_task(keys.DISPATCH_CAMPAIGN_TASK, (campaign_id,), **options)
 
     def queue_depth(self, account: str) -> int | None:
-        """Messages ready in the account's queue (Redis or AMQP alike); None if unknown."""
+        """Messages ready in the account's queues, batches and single messages (Redis or AMQP
+        alike); None if unknown."""
+        depths = [self._depth(name) for name in (keys.send_queue(account), keys.now_queue(account))]
+        return None if None in depths else sum(d for d in depths if d is not None)
+
+    def _depth(self, queue: str) -> int | None:
         try:
             with self.app.connection_for_read() as conn:
                 channel: Any = conn.default_channel  # kombu's stubs omit queue_declare
-                declared = channel.queue_declare(queue=keys.send_queue(account), passive=True)
-                return int(declared.message_count)
+                return int(channel.queue_declare(queue=queue, passive=True).message_count)
         except ChannelError as exc:
             # NOT_FOUND: nobody declared the queue (yet, or since Redis restarted empty), so
             # nothing is in it. AMQP raises NotFound; kombu's Redis transport a ChannelError 404.
             if isinstance(exc, NotFound) or getattr(exc, "reply_code", None) == 404:
                 return 0
-            log.info("queue depth of %s unknown: %s", account, exc)
+            log.info("queue depth of %s unknown: %s", queue, exc)
             return None
         except (BrokerError, OSError) as exc:
-            log.info("queue depth of %s unknown: %s", account, exc)
+            log.info("queue depth of %s unknown: %s", queue, exc)
             return None
 
 

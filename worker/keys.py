@@ -25,8 +25,17 @@ SEND_QUEUE_PREFIX = "smsq.send."
 
 
 def send_queue(account: str) -> str:
-    """The broker queue holding ``send_batch`` messages for ``account``."""
+    """The broker queue holding ``send_batch`` messages for ``account``'s campaign batches."""
     return f"{SEND_QUEUE_PREFIX}{account}"
+
+
+NOW_QUEUE_PREFIX = "smsq.now."
+
+
+def now_queue(account: str) -> str:
+    """The broker queue of ``account``'s single messages, consumed beside its batches: a
+    message waits behind no campaign batch in the broker either."""
+    return f"{NOW_QUEUE_PREFIX}{account}"
 
 
 def rate_requests(account: str) -> str:

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,7 +94,8 @@ class LocalCluster:
         self.config_path = config.workdir / "smsq.toml"
         self.config_path.write_text(accounts_toml(config.accounts))
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self._starting: dict[str, tuple[str, int]] = {}  # name -> (ready marker, log offset)
+        # name -> (ready marker, how many times it must appear, log offset)
+        self._starting: dict[str, tuple[str, int, int]] = {}
         self.app: Celery = make_app(
             Settings(
                 database_url=config.database_url,
@@ -144,6 +146,14 @@ class LocalCluster:
         if wait:
             self.wait_ready()
 
+    def start_supervised(self, name: str = "smsq", *, wait: bool = True) -> None:
+        """Start the default ``smsq worker`` (a process per account, ``worker.supervisor``),
+        as a user would; with ``wait``, until every one of its processes consumes."""
+        argv = [sys.executable, "-m", "smsq", "worker"]
+        self._spawn(name, argv, ready_marker=" ready.", times=max(1, len(self.config.accounts)))
+        if wait:
+            self.wait_ready()
+
     def start_beat(self, *, wait: bool = True) -> None:
         """Start ``celery beat`` (the periodic tick); with ``wait``, until it runs."""
         argv = beat_argv(schedule_path=self.config.workdir / "beat-schedule", loglevel="INFO")
@@ -168,15 +178,15 @@ class LocalCluster:
         """Wait until every child started since the last wait says it is ready."""
         deadline = time.monotonic() + READY_TIMEOUT_S
         while self._starting:
-            for name, (marker, offset) in list(self._starting.items()):
-                if marker in self.log(name, offset):
+            for name, (marker, times, offset) in list(self._starting.items()):
+                if self.log(name, offset).count(marker) >= times:
                     del self._starting[name]
                 elif self.processes[name].poll() is not None or time.monotonic() > deadline:
                     del self._starting[name]
                     raise ClusterError(f"{name} did not start:\n{self.log(name, offset)[-3000:]}")
             time.sleep(0.05)
 
-    def _spawn(self, name: str, argv: list[str], *, ready_marker: str) -> None:
+    def _spawn(self, name: str, argv: list[str], *, ready_marker: str, times: int = 1) -> None:
         if name in self.processes and self.processes[name].poll() is None:
             raise ClusterError(f"{name} is already running")
         log_path = self.log_path(name)
@@ -186,7 +196,7 @@ class LocalCluster:
                 argv, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True, cwd=self.config.workdir,
             )  # fmt: skip
-        self._starting[name] = (ready_marker, offset)
+        self._starting[name] = (ready_marker, times, offset)
 
     def log_path(self, name: str) -> Path:
         """The file a child's stdout and stderr go to."""

@@ -1,20 +1,30 @@
-"""One rate limit per provider account, shared through Redis by every worker on every machine.
+"""One rate limit per provider account, shared through Redis by every worker on every machine,
+kept where the gateway counts it: at the door, when the request goes out.
 
-A GCRA (generic cell rate algorithm) in one Lua script, so that checking and taking a slot
-is a single atomic step however many processes ask at once. Each account has a requests/s
-limit and, optionally, a messages/s limit that a batch pays its size into; a request goes
-out only when both allow it. Time is Redis's own clock (``TIME``), so workers on machines
-whose clocks disagree still share one schedule. When a gateway answers "too many
-requests", ``throttle`` makes the whole account wait, doubling the wait on a streak.
+A request first *reserves* a moment to be sent (a GCRA in one Lua script, so that taking a
+moment is a single atomic step however many processes ask at once), sleeps until it, and is
+sent at that moment. Reserved moments are ``(1 + DOOR_TOLERANCE_S) / rate`` apart; a
+request that reaches the door more than ``DOOR_TOLERANCE_S`` late reserves again. So in any
+window of one second the requests sent had their moments within ``1 + DOOR_TOLERANCE_S``
+seconds: at most ``floor(rate)`` of them, wherever the window starts, whatever the number
+of workers, processes or requests in flight (DESIGN.md invariant 9). An account may also
+limit messages per second; a batch then pays its size into a second bucket.
 
-The limiter never sleeps by itself: ``try_acquire`` says how long to wait and ``acquire``
-sleeps and asks again, within a bound the caller chooses.
+Throttling is learned: when the gateway answers "too many requests", ``throttled`` lowers
+the account's effective rate for every worker (multiplicatively, at most once a second) and
+it grows back by a fixed step each second until it reaches the configured rate again
+(additive increase, multiplicative decrease).
+
+Time is Redis's own clock (``TIME``), so workers on machines whose clocks disagree still
+share one schedule. Reservations of campaign batches are bounded by a horizon (a request
+whose moment would lie further ahead is told to come back later instead of queueing);
+priority reservations (single messages) take the next moment whatever the horizon, so they
+go out ahead of every batch that has not reserved yet.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,75 +32,98 @@ import redis
 
 from worker import keys
 
-# Requests are paced at 95% of the configured rate: a request reaches the gateway a few
-# milliseconds after its slot was granted, and that jitter must not push two requests into
-# the same one-second window of a gateway that counts strictly per second.
-RATE_HEADROOM = 0.95
-THROTTLE_BASE_S = 1.0  # first pause after a 429; doubles with each throttle in a streak
-THROTTLE_MAX_S = 30.0
-THROTTLE_STREAK_RESET_S = 60  # a streak ends after this long without a throttle
+# How late a request may reach the door after its reserved moment. Moments are spaced by
+# (1 + this) / rate, which costs this share of the rate (4.8% at 0.05) and buys the window
+# guarantee above against the jitter between waking up and writing the request.
+DOOR_TOLERANCE_S = 0.05
+# A hair more than the exact spacing, so that a window never holds one request too many when
+# moments and window edges coincide.
+SPACING_MARGIN = 1.001
+THROTTLE_DECREASE = 0.8  # the effective rate after a 429: this share of what it was
+THROTTLE_COOLDOWN_S = 1.0  # 429s within this of the last decrease are the same event
+THROTTLE_INCREASE_SHARE_PER_S = 0.02  # recovery each second: this share of the configured rate
+THROTTLE_FLOOR_SHARE = 0.02  # the effective rate never falls below this share of it
+THROTTLE_KEEP_S = 86_400
 
 # KEYS: requests bucket, messages bucket, throttle hash.
-# ARGV: request interval µs, request burst, message interval µs (0: no limit), message burst,
-#       messages in this request, now in µs ("" = Redis TIME).
-# Returns {granted (1/0), wait µs}. A bucket stores its theoretical arrival time (TAT).
-_ACQUIRE = """
-local now = tonumber(ARGV[6])
+# ARGV: configured requests/s, tolerance µs, messages/s (0: none), message burst µs, messages
+#       in this request, horizon µs (-1: none), increase per s, now µs ("" = Redis TIME).
+# Returns {reserved (1/0), wait µs, effective rate as a string}. A bucket stores its
+# theoretical arrival time (TAT) in µs.
+_RESERVE = """
+local now = tonumber(ARGV[8])
 if not now then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
-local paused_until = tonumber(redis.call('HGET', KEYS[3], 'until') or '0')
-if paused_until > now then
-  return {0, paused_until - now}
-end
-local function gcra(key, interval, burst, cost)
-  local stored = tonumber(redis.call('GET', key) or '0')
-  local tat = math.max(stored, now)
-  local new_tat = tat + interval * cost
-  -- An empty bucket admits any cost (a batch larger than the burst borrows ahead and the
-  -- next request pays for it); otherwise the usual GCRA test.
-  if stored <= now or new_tat - interval * burst <= now then
-    return 0, new_tat
+local configured = tonumber(ARGV[1])
+local ceiling = configured
+if configured >= 1 then ceiling = math.floor(configured) end
+local rate = ceiling
+local learned = tonumber(redis.call('HGET', KEYS[3], 'rate') or '')
+if learned then
+  local at = tonumber(redis.call('HGET', KEYS[3], 'at') or '0')
+  learned = learned + tonumber(ARGV[7]) * (now - at) / 1000000
+  if learned >= ceiling then
+    redis.call('DEL', KEYS[3])
+  else
+    rate = learned
   end
-  return new_tat - interval * burst - now, new_tat
 end
-local req_wait, req_tat = gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), 1)
-local msg_wait, msg_tat = 0, 0
-local msg_interval = tonumber(ARGV[3])
-if msg_interval > 0 then
-  msg_wait, msg_tat = gcra(KEYS[2], msg_interval, tonumber(ARGV[4]), tonumber(ARGV[5]))
+local interval = (1000000 + tonumber(ARGV[2])) / rate * 1.001
+local stored_req = tonumber(redis.call('GET', KEYS[1]) or '0')
+local slot = math.max(stored_req, now)
+local msg_rate = tonumber(ARGV[3])
+local msg_interval, cost, stored_msg = 0, tonumber(ARGV[5]), 0
+if msg_rate > 0 then
+  msg_interval = 1000000 / msg_rate
+  stored_msg = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if stored_msg > now then
+    -- The bucket holds a burst's worth; an empty one admits any batch (it borrows ahead).
+    local ready = math.min(stored_msg, stored_msg + msg_interval * cost - tonumber(ARGV[4]))
+    slot = math.max(slot, ready)
+  end
 end
-local wait = math.max(req_wait, msg_wait)
-if wait > 0 then
-  return {0, wait}
+local horizon = tonumber(ARGV[6])
+if horizon >= 0 and slot - now > horizon then
+  return {0, math.floor(slot - now - horizon), tostring(rate)}
 end
 -- '%d' of a floored value: Lua would print a bare number with 14 digits, losing µs.
 local function store(key, tat)
   local ttl_ms = math.floor((tat - now) / 1000) + 1000
   redis.call('SET', key, string.format('%d', math.floor(tat)), 'PX', ttl_ms)
 end
-store(KEYS[1], req_tat)
-if msg_interval > 0 then
-  store(KEYS[2], msg_tat)
+store(KEYS[1], slot + interval)
+if msg_rate > 0 then
+  store(KEYS[2], math.max(stored_msg, slot) + msg_interval * cost)
 end
-return {1, 0}
+return {1, math.floor(slot - now), tostring(rate)}
 """
 
-# KEYS: throttle hash. ARGV: base µs, max µs, streak reset s, now µs ("" = Redis TIME).
-# Returns the pause in µs: base doubled per throttle in the current streak, capped.
-_THROTTLE = """
-local now = tonumber(ARGV[4])
+# KEYS: throttle hash. ARGV: configured requests/s, decrease, floor share, cooldown µs,
+# increase per s, keep s, now µs ("" = Redis TIME). Returns the effective rate as a string.
+_THROTTLED = """
+local now = tonumber(ARGV[7])
 if not now then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
-local streak = redis.call('HINCRBY', KEYS[1], 'streak', 1)
-local pause = math.min(tonumber(ARGV[1]) * 2 ^ (streak - 1), tonumber(ARGV[2]))
-local until_us = math.max(tonumber(redis.call('HGET', KEYS[1], 'until') or '0'), now + pause)
-redis.call('HSET', KEYS[1], 'until', string.format('%d', math.floor(until_us)))
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]) + math.ceil(pause / 1000000))
-return math.floor(pause)
+local configured = tonumber(ARGV[1])
+local ceiling = configured
+if configured >= 1 then ceiling = math.floor(configured) end
+local rate = ceiling
+local learned = tonumber(redis.call('HGET', KEYS[1], 'rate') or '')
+local at = tonumber(redis.call('HGET', KEYS[1], 'at') or '0')
+if learned then
+  if now - at < tonumber(ARGV[4]) then
+    return tostring(learned)  -- the same congestion event: decreased already
+  end
+  rate = math.min(ceiling, learned + tonumber(ARGV[5]) * (now - at) / 1000000)
+end
+local lowered = math.max(configured * tonumber(ARGV[3]), rate * tonumber(ARGV[2]))
+redis.call('HSET', KEYS[1], 'rate', tostring(lowered), 'at', string.format('%d', now))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+return tostring(lowered)
 """
 
 
@@ -100,14 +133,29 @@ class Rate:
 
     requests_per_s: float
     messages_per_s: float | None = None
-    requests_burst: int = 1  # requests allowed back to back before pacing applies
     messages_burst_s: float = 1.0  # the messages bucket holds this many seconds' worth
 
     def __post_init__(self) -> None:
         if self.requests_per_s <= 0 or (self.messages_per_s or 1) <= 0:
             raise ValueError("rates must be positive")
-        if self.requests_burst < 1 or self.messages_burst_s <= 0:
+        if self.messages_burst_s <= 0:
             raise ValueError("bursts must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A reserved moment: ``wait_s`` after the reservation, at ``rate_per_s`` (effective)."""
+
+    wait_s: float
+    rate_per_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class NotYet:
+    """No moment within the horizon: ask again in ``wait_s`` (nothing was reserved)."""
+
+    wait_s: float
+    rate_per_s: float
 
 
 class RateLimitTimeout(Exception):
@@ -121,39 +169,36 @@ class RateLimitTimeout(Exception):
 class RateLimiter:
     """The shared limiter of every account, over one Redis connection pool."""
 
-    def __init__(
-        self,
-        client: redis.Redis,
-        *,
-        headroom: float = RATE_HEADROOM,
-        clock_us: Callable[[], int] | None = None,
-    ) -> None:
+    def __init__(self, client: redis.Redis, *, clock_us: Callable[[], int] | None = None) -> None:
         """``clock_us`` replaces Redis's clock (tests with a fake time); None uses ``TIME``."""
         self._client = client
-        self._headroom = headroom
         self._clock_us = clock_us
-        self._acquire = client.register_script(_ACQUIRE)
-        self._throttle = client.register_script(_THROTTLE)
+        self._reserve = client.register_script(_RESERVE)
+        self._throttled = client.register_script(_THROTTLED)
 
-    def try_acquire(self, account: str, rate: Rate, messages: int = 1) -> float:
-        """Take a slot for one request of ``messages`` if free: 0.0, else seconds to wait."""
-        req_interval_us = 1e6 / (rate.requests_per_s * self._headroom)
-        msg_interval_us, msg_burst = 0.0, 0
+    def reserve(
+        self, account: str, rate: Rate, messages: int = 1, *, horizon_s: float | None = None
+    ) -> Slot | NotYet:
+        """Reserve the account's next moment to send one request of ``messages``.
+
+        With ``horizon_s``, a moment further ahead than that is not reserved (``NotYet``
+        says when to ask again); without, the next moment is always taken (priority).
+        """
+        msg_rate, burst_us = 0.0, 0.0
         if rate.messages_per_s is not None:
-            msg_interval_us = 1e6 / (rate.messages_per_s * self._headroom)
-            msg_burst = max(1, math.floor(rate.messages_per_s * rate.messages_burst_s))
-        granted, wait_us = self._acquire(
+            msg_rate = rate.messages_per_s
+            burst_us = rate.messages_burst_s * 1e6
+        horizon_us = -1 if horizon_s is None else round(horizon_s * 1e6)
+        reserved, wait_us, effective = self._reserve(
             keys=[keys.rate_requests(account), keys.rate_messages(account), keys.throttle(account)],
             args=[
-                f"{req_interval_us:.3f}",
-                rate.requests_burst,
-                f"{msg_interval_us:.3f}",
-                msg_burst,
-                max(1, messages),
+                repr(rate.requests_per_s), round(DOOR_TOLERANCE_S * 1e6), repr(msg_rate),
+                round(burst_us), max(1, messages), horizon_us, repr(_increase(rate)),
                 self._now_arg(),
             ],
-        )
-        return 0.0 if int(granted) else max(float(wait_us) / 1e6, 1e-4)
+        )  # fmt: skip
+        wait_s, rate_per_s = max(0.0, float(wait_us) / 1e6), float(effective)
+        return Slot(wait_s, rate_per_s) if int(reserved) else NotYet(max(wait_s, 1e-3), rate_per_s)
 
     def acquire(
         self,
@@ -162,32 +207,44 @@ class RateLimiter:
         messages: int = 1,
         *,
         max_wait_s: float,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None],
     ) -> float:
-        """Wait for a slot and take it; returns seconds waited.
+        """Reserve the next moment and sleep until it; returns seconds waited.
 
-        Raises ``RateLimitTimeout`` (having taken nothing) as soon as the next slot lies
-        beyond ``max_wait_s`` from the first call.
+        Raises ``RateLimitTimeout`` (having reserved nothing) when the next moment lies
+        beyond ``max_wait_s``. For callers that send at once (an archive read): the door
+        check of ``worker.door`` is for requests built after their reservation.
         """
-        waited = 0.0
-        while True:
-            wait_s = self.try_acquire(account, rate, messages)
-            if wait_s == 0.0:
-                return waited
-            if waited + wait_s > max_wait_s:
-                raise RateLimitTimeout(wait_s)
-            sleep(wait_s)
-            waited += wait_s
+        found = self.reserve(account, rate, messages, horizon_s=max_wait_s)
+        if isinstance(found, NotYet):
+            raise RateLimitTimeout(found.wait_s + max_wait_s)
+        if found.wait_s > 0:
+            sleep(found.wait_s)
+        return found.wait_s
 
-    def throttle(
-        self, account: str, *, base_s: float = THROTTLE_BASE_S, max_s: float = THROTTLE_MAX_S
-    ) -> float:
-        """The gateway said "too many requests": pause the account; returns the pause in s."""
-        pause_us = self._throttle(
+    def throttled(self, account: str, rate: Rate) -> float:
+        """The gateway said "too many requests": lower the account's effective rate for
+        every worker (once per congestion event); returns the new rate."""
+        lowered = self._throttled(
             keys=[keys.throttle(account)],
-            args=[int(base_s * 1e6), int(max_s * 1e6), THROTTLE_STREAK_RESET_S, self._now_arg()],
-        )
-        return float(pause_us) / 1e6
+            args=[
+                repr(rate.requests_per_s), THROTTLE_DECREASE, THROTTLE_FLOOR_SHARE,
+                round(THROTTLE_COOLDOWN_S * 1e6), repr(_increase(rate)), THROTTLE_KEEP_S,
+                self._now_arg(),
+            ],
+        )  # fmt: skip
+        return float(lowered)
 
     def _now_arg(self) -> str:
         return "" if self._clock_us is None else str(self._clock_us())
+
+
+def _increase(rate: Rate) -> float:
+    """Requests per second regained each second after a throttle."""
+    return rate.requests_per_s * THROTTLE_INCREASE_SHARE_PER_S
+
+
+def spacing_s(rate_per_s: float) -> float:
+    """The time between two reserved moments at ``rate_per_s`` (for benchmarks and docs)."""
+    ceiling = math.floor(rate_per_s) if rate_per_s >= 1 else rate_per_s
+    return (1 + DOOR_TOLERANCE_S) / ceiling * SPACING_MARGIN

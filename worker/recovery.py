@@ -22,7 +22,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, exists, or_, select, update
 
 from campaigns.failover import fail_over, left_on_failed_accounts
-from campaigns.models import Batch, BatchState, Campaign, CampaignState, PauseKind, Recipient
+from campaigns.models import (
+    Batch,
+    BatchState,
+    Campaign,
+    CampaignKind,
+    CampaignState,
+    PauseKind,
+    Recipient,
+)
 from campaigns.models import RecipientState as RS
 from providers import ArchiveEntry
 from providers.registry import get_adapter
@@ -109,8 +117,8 @@ def requeue_lost(ctx: WorkerContext, now: datetime, queue_depth: QueueDepth) -> 
     # A pending batch waits its turn while its account's queue still holds messages; an
     # overdue retry has no message in the queue (its countdown was held by a worker).
     wanted = {
-        batch_id: BatchRef(batch_id, campaign_id, account)
-        for batch_id, campaign_id, state, account in candidates
+        batch_id: BatchRef(batch_id, campaign_id, account, priority=kind == CampaignKind.MESSAGE)
+        for batch_id, campaign_id, state, account, kind in candidates
         if state != BatchState.PENDING or not depth[account]
     }
     if not wanted:
@@ -132,8 +140,11 @@ def requeue_lost(ctx: WorkerContext, now: datetime, queue_depth: QueueDepth) -> 
     return [wanted[batch_id] for batch_id in sorted(marked)]
 
 
-def _lost_candidates(ctx: WorkerContext, now: datetime) -> list[tuple[int, int, str, str]]:
-    """(batch, campaign, state, account) of pending batches idle for a few ticks and of
+def _lost_candidates(
+    ctx: WorkerContext, now: datetime
+) -> list[tuple[int, int, BatchState, str, CampaignKind]]:
+    """(batch, campaign, state, account, kind) of pending batches idle (untouched: a worker
+    waiting for its turn touches its batch) for a few ticks and of
     retries overdue by ``stale_after_s``, in running campaigns.
 
     A retry's countdown message waits in a worker's memory and runs when that worker has a
@@ -144,7 +155,7 @@ def _lost_candidates(ctx: WorkerContext, now: datetime) -> list[tuple[int, int, 
     overdue_since = now - timedelta(seconds=ctx.timings.stale_after_s)
     with ctx.engine.begin() as conn:
         rows = conn.execute(
-            select(Batch.id, Batch.campaign_id, Batch.state, Batch.account)
+            select(Batch.id, Batch.campaign_id, Batch.state, Batch.account, Campaign.kind)
             .join(Campaign, Campaign.id == Batch.campaign_id)
             .where(
                 Campaign.state == CampaignState.RUNNING,
@@ -161,7 +172,7 @@ def _lost_candidates(ctx: WorkerContext, now: datetime) -> list[tuple[int, int, 
             )
             .order_by(Batch.campaign_id, Batch.seq, Batch.id)
         ).all()
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +234,7 @@ def _resolve_one(
     with ctx.engine.begin() as conn:
         numbers = conn.execute(
             select(Recipient.id, Recipient.msisdn, Recipient.text).where(
-                Recipient.batch_id == stale.batch_id, Recipient.state == RS.IN_FLIGHT
+                Recipient.batch_id == stale.batch_id, Recipient.state == RS.PENDING
             )
         ).all()
     texts = {m: (t if t is not None else stale.text) for _i, m, t in numbers}
@@ -261,7 +272,7 @@ def _finish_stale(
     if sent_ids:
         conn.execute(
             update(Recipient)
-            .where(Recipient.id.in_(sent_ids), Recipient.state == RS.IN_FLIGHT)
+            .where(Recipient.id.in_(sent_ids), Recipient.state == RS.PENDING)
             .values(
                 state=RS.SENT, updated_at=now,
                 gateway_message="found in the gateway's archive after its worker stopped",
@@ -269,7 +280,7 @@ def _finish_stale(
         )  # fmt: skip
     conn.execute(
         update(Recipient)
-        .where(Recipient.batch_id == stale.batch_id, Recipient.state == RS.IN_FLIGHT)
+        .where(Recipient.batch_id == stale.batch_id, Recipient.state == RS.PENDING)
         .values(
             state=RS.UNKNOWN, updated_at=now,
             gateway_message="in flight when its worker stopped: may or may not have been sent",

@@ -1,45 +1,39 @@
-"""Sending one batch: claim it, wait for the account's rate limit, send, store every outcome.
+"""Sending one batch: its turn at the account's door, the claim, the request, every outcome.
 
 The order is what keeps DESIGN.md's invariants:
 
 1. Read the batch; skip it unless it is claimable and its campaign is running.
-2. Take a slot from the account's shared limiter, holding no claim while waiting: a pause or
-   cancel that arrives during the wait wins at step 3, and a worker killed while waiting
-   leaves a plain pending batch behind.
-3. One transaction claims the batch by compare-and-set (pending, or retry_wait and due, with
-   the campaign running) and marks it and its numbers ``in_flight``, then commits. Claim and
-   in_flight are one step (the batch never rests in ``claimed``) because nothing that waits
-   separates them: no sleep, no network, only building the request, a few milliseconds.
-   Invariant 2 holds: the CAS admits one winner and ``in_flight`` is durable before the
-   request exists. The only price: a worker dying within those milliseconds leaves numbers
-   ``unknown`` (the tick resolves the batch) that were never sent, never numbers sent twice.
-4. Send over the process's pooled HTTP client, retrying in process only what never reached
-   the gateway (tenacity: a few attempts, a few hundred milliseconds in all).
-5. One transaction writes every number's outcome (one bulk statement), finishes the batch, and
-   completes the campaign when no batch is open; or decides what the error means (retry
-   later, unknown, pause the campaign, fail, split).
+2. Wait for a turn at the account's door (``worker.door``): a reserved moment from the
+   shared limiter, holding no claim while waiting, so a pause or cancel that arrives
+   meanwhile wins at step 3 and a worker killed while waiting leaves a plain pending batch.
+3. Shortly before the moment, one transaction claims the batch by compare-and-set (pending,
+   or retry_wait and due, with the campaign running) and marks it ``in_flight``, then
+   commits. The batch row carries in-flight for its numbers, which stay ``pending`` until
+   their outcome is written, so each number is written once per attempt (invariant 2: the
+   CAS admits one winner and ``in_flight`` is durable before the request exists).
+4. At the moment (``Turn.at_door``: a request later than the tolerance reserves again), send
+   over the process's pooled HTTP client, retrying in process only what never reached the
+   gateway (each retry at a moment of its own). A "too many requests" lowers the account's
+   rate for every worker and the batch, back to pending, waits for its next turn here.
+5. One transaction writes every number's outcome (one bulk statement), finishes the batch,
+   and completes the campaign when no batch is open; or ``worker.answers`` decides what the
+   error means (retry later, unknown, pause or fail over, fail, split).
 
 Every write after the claim names the claim token, so a tick that gave this batch up for
 dead, or any other late writer, cannot be overwritten. The task that called ``send_batch``
-acts on the returned ``SendDecision`` (enqueue halves, re-enqueue with a countdown).
+acts on the returned ``SendDecision`` (enqueue halves or moved batches, a countdown retry).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 import httpx
-from sqlalchemy import Connection
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from campaigns.errors import CampaignError
-from campaigns.failover import Moves, fail_over
 from campaigns.models import BatchState, CampaignState, PauseKind, RecipientState
 from providers import (
     Account,
@@ -53,28 +47,49 @@ from providers import (
 )
 from providers.registry import get_adapter
 from worker import store
-from worker.circuit import Trip
+from worker.answers import (
+    MAX_ATTEMPTS,
+    RETRY_BASE_S,
+    RETRY_MAX_S,
+    Outcome,
+    SendDecision,
+    bounded,
+    lost,
+    on_error,
+    retry_later,
+)
 from worker.context import WorkerContext
-from worker.ratelimit import Rate, RateLimitTimeout
+from worker.door import Deferred, Turn
+from worker.ratelimit import Rate
 from worker.store import BatchHead, BatchRef, ClaimedNumber
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "RETRY_BASE_S",
+    "RETRY_MAX_S",
+    "Outcome",
+    "SendDecision",
+    "build_batch",
+    "rate_for",
+    "send_batch",
+    "timeout_for",
+]
 
 log = logging.getLogger(__name__)
 
 # In-process retries of requests that never reached the gateway: at most this many tries,
-# 50 ms then 100 ms (+ up to 50 ms jitter) apart, so under half a second in all.
+# 50 ms then 100 ms (+ up to 50 ms jitter) apart, each at a moment of its own.
 QUICK_ATTEMPTS = 3
 QUICK_WAIT_INITIAL_S = 0.05
 QUICK_WAIT_MAX_S = 0.2
 QUICK_WAIT_JITTER_S = 0.05
-# Longer waits go back to the broker: attempt n waits about RETRY_BASE_S * 2^(n-1), capped.
-MAX_ATTEMPTS = 5  # broker-level attempts of one batch, each with its quick retries
-RETRY_BASE_S = 2.0
-RETRY_MAX_S = 120.0
 RETRY_EARLY_OK_S = 1.0  # clock skew between workers tolerated on a retry's due time
-# A task waits this long at most for a rate-limit slot before it holds a claim; longer (a
-# throttled account) and it goes back to the broker with a countdown instead of sleeping.
-LIMITER_MAX_WAIT_S = 5.0
-QUICK_LIMITER_MAX_WAIT_S = 1.0  # the same bound while in flight, between quick retries
+# A batch's task holds its broker message this long at most while it waits for a turn (a
+# throttled account); past it, the batch goes back to the broker once with a countdown.
+HOLD_MAX_S = 300.0
+# "Too many requests" answers a task absorbs in process (each lowers the account's rate and
+# waits for a new turn) before the batch goes back to the broker.
+THROTTLED_IN_PROCESS = 20
 CONNECT_TIMEOUT_MAX_S = 10.0  # connect and pool waits are short whatever the read timeout
 
 _RESULT_STATE = {
@@ -82,30 +97,6 @@ _RESULT_STATE = {
     ResultState.FAILED: RecipientState.FAILED,
     ResultState.UNKNOWN: RecipientState.UNKNOWN,
 }
-
-
-class Outcome(StrEnum):
-    """What happened to a batch in one ``send_batch`` call."""
-
-    SKIPPED = "skipped"  # not claimable (claimed elsewhere, done, campaign not running)
-    DEFERRED = "deferred"  # the rate limit asked for a long wait: re-enqueued, nothing claimed
-    DONE = "done"  # the gateway answered per number; outcomes stored
-    RETRY = "retry"  # not accepted: back to retry_wait, re-enqueued with a countdown
-    FAILED = "failed"  # every number failed (request error, retries exhausted)
-    UNKNOWN = "unknown"  # may have been accepted: numbers unknown, not resent
-    PAUSED = "paused"  # account error: campaign paused, batch pending again
-    SPLIT = "split"  # one bad number refused the request: halves enqueued
-    MOVED = "moved"  # the account failed: its numbers moved to their next account (failover)
-    LOST = "lost"  # someone else resolved the batch while we were sending
-
-
-@dataclass(frozen=True, slots=True)
-class SendDecision:
-    """The result of ``send_batch``: an outcome, and what the task must enqueue."""
-
-    outcome: Outcome
-    detail: str = ""
-    enqueue: tuple[BatchRef, ...] = ()  # each with its own countdown (delay_s)
 
 
 def send_batch(batch_id: int, ctx: WorkerContext) -> SendDecision:
@@ -120,20 +111,23 @@ def send_batch(batch_id: int, ctx: WorkerContext) -> SendDecision:
     if account is None:
         return _pause_unconfigured(head, ctx)
     adapter = get_adapter(head.provider)
-    try:
-        ctx.limiter.acquire(
-            account.name, rate_for(account, adapter), head.size,
-            max_wait_s=LIMITER_MAX_WAIT_S, sleep=ctx.sleep,
-        )  # fmt: skip
-    except RateLimitTimeout as exc:
-        ref = BatchRef(head.id, head.campaign_id, head.account, _bounded(exc.wait_s, ctx))
-        return SendDecision(Outcome.DEFERRED, str(exc), (ref,))
-    token = uuid.uuid4().hex
-    with ctx.transaction() as conn:
-        rows = store.claim_in_flight(conn, head.id, token, ctx.clock(), _due_by(ctx))
-    if rows is None:
-        return SendDecision(Outcome.SKIPPED, "claim lost")
-    return _send_claimed(ctx, head, account, adapter, token, rows)
+    rate = rate_for(account, adapter)
+    for throttled in range(THROTTLED_IN_PROCESS + 1):
+        turn = _turn(ctx, head, account, rate)
+        if isinstance(turn, Deferred):
+            ref = BatchRef(head.id, head.campaign_id, head.account, bounded(turn.wait_s, ctx),
+                           head.priority)  # fmt: skip
+            return SendDecision(Outcome.DEFERRED, "no turn at the door in time", (ref,))
+        with turn:
+            decision = _take_turn(ctx, head, account, adapter, turn)
+        if not isinstance(decision, _Throttled):
+            return decision
+        if throttled == THROTTLED_IN_PROCESS:
+            return retry_later(ctx, head, decision.token, decision.err)
+        ctx.limiter.throttled(account.name, rate)
+        if not _back_to_pending(ctx, head, decision):
+            return lost(head, "throttled, then gone")
+    raise AssertionError("unreachable: the loop returns")
 
 
 def rate_for(account: Account, adapter: Adapter) -> Rate:
@@ -166,6 +160,59 @@ def build_batch(head: BatchHead, rows: list[ClaimedNumber]) -> Batch:
     return Batch(msisdns, texts=tuple(t for t in texts if t is not None), sender=head.sender)
 
 
+class _Throttled:
+    """The gateway said "too many requests" to a batch we held (by ``token``)."""
+
+    def __init__(self, token: str, err: GatewayError) -> None:
+        self.token, self.err = token, err
+
+
+def _turn(ctx: WorkerContext, head: BatchHead, account: Account, rate: Rate) -> Turn | Deferred:
+    door = ctx.door(account.name, rate)
+
+    def touch() -> None:  # the batch's message is held here, not lost
+        store.touch(ctx.engine, head.id, ctx.clock())
+
+    return door.turn(
+        head.size, priority=head.priority, touch=touch,
+        touch_every_s=ctx.timings.tick_interval_s, hold_s=HOLD_MAX_S,
+    )  # fmt: skip
+
+
+def _take_turn(
+    ctx: WorkerContext, head: BatchHead, account: Account, adapter: Adapter, turn: Turn
+) -> SendDecision | _Throttled:
+    """Steps 3 to 5 within one turn: claim, send at the moment, store or decide."""
+    turn.sleep_until_claim()
+    token = uuid.uuid4().hex
+    with ctx.transaction() as conn:
+        rows = store.claim_in_flight(conn, head.id, token, ctx.clock(), _due_by(ctx))
+    if rows is None:
+        return SendDecision(Outcome.SKIPPED, "claim lost")
+    try:
+        batch, request = _build_request(head, rows, account, adapter)
+        results = _send_with_quick_retries(ctx, adapter, batch, request, turn)
+    except GatewayError as err:
+        if err.throttled:
+            return _Throttled(token, err)
+        return on_error(ctx, head, account, token, rows, err)
+    if ctx.circuits is not None:
+        ctx.circuits.accepted(account.name)
+    return _store_results(ctx, head, token, rows, results)
+
+
+def _back_to_pending(ctx: WorkerContext, head: BatchHead, throttled: _Throttled) -> bool:
+    """A throttled request was not accepted: the batch is pending again, attempt uncounted."""
+    now = ctx.clock()
+    with ctx.transaction() as conn:
+        state = store.send_back(
+            conn, head, throttled.token, state=BatchState.PENDING, next_attempt_at=None,
+            error_kind=throttled.err.kind.value, error=str(throttled.err), now=now,
+            undo_attempt=True,
+        )  # fmt: skip
+    return state == BatchState.PENDING
+
+
 def _not_claimable(head: BatchHead, ctx: WorkerContext) -> str:
     if head.campaign_state != CampaignState.RUNNING:
         return f"campaign is {head.campaign_state}"
@@ -182,39 +229,12 @@ def _due_by(ctx: WorkerContext) -> datetime:
     return ctx.clock() + timedelta(seconds=RETRY_EARLY_OK_S)
 
 
-def _bounded(countdown_s: float, ctx: WorkerContext) -> float:
-    # Redis redelivers an unacknowledged message after the visibility timeout, and a message
-    # with a countdown waits unacknowledged: keep every countdown well inside it.
-    return max(0.05, min(countdown_s, RETRY_MAX_S, ctx.timings.visibility_timeout_s / 4))
-
-
 def _pause_unconfigured(head: BatchHead, ctx: WorkerContext) -> SendDecision:
     reason = f"account {head.account!r} is not configured on this worker"
     with ctx.transaction() as conn:
         store.pause_campaign(conn, head.campaign_id, PauseKind.ACCOUNT, reason)
     log.warning("campaign %d paused: %s", head.campaign_id, reason)
     return SendDecision(Outcome.PAUSED, reason)
-
-
-def _send_claimed(
-    ctx: WorkerContext,
-    head: BatchHead,
-    account: Account,
-    adapter: Adapter,
-    token: str,
-    rows: list[ClaimedNumber],
-) -> SendDecision:
-    try:
-        batch, request = _build_request(head, rows, account, adapter)
-        results = _send_with_quick_retries(ctx, account, adapter, batch, request)
-    except RateLimitTimeout as exc:
-        slow = GatewayError(ErrorKind.RETRYABLE, "rate limit slot not free in time")
-        return _retry_later(ctx, head, account, token, slow, floor_s=exc.wait_s)
-    except GatewayError as err:
-        return _on_error(ctx, head, account, token, rows, err)
-    if ctx.circuits is not None:
-        ctx.circuits.accepted(account.name)
-    return _store_results(ctx, head, token, rows, results)
 
 
 def _build_request(
@@ -244,12 +264,12 @@ def _quick_wait() -> wait_exponential_jitter:
 
 
 def _quick_retryable(exc: BaseException) -> bool:
-    # Only what certainly was not accepted, and not a "slow down": that waits in the broker.
+    # Only what certainly was not accepted, and not a "slow down": that lowers the rate.
     return isinstance(exc, GatewayError) and exc.retryable and not exc.throttled
 
 
 def _send_with_quick_retries(
-    ctx: WorkerContext, account: Account, adapter: Adapter, batch: Batch, request: httpx.Request
+    ctx: WorkerContext, adapter: Adapter, batch: Batch, request: httpx.Request, turn: Turn
 ) -> list[NumberResult]:
     retrying = Retrying(
         stop=stop_after_attempt(QUICK_ATTEMPTS),
@@ -261,10 +281,9 @@ def _send_with_quick_retries(
     for attempt in retrying:
         with attempt:
             if attempt.retry_state.attempt_number > 1:  # every request pays the rate limit
-                ctx.limiter.acquire(
-                    account.name, rate_for(account, adapter), len(batch.msisdns),
-                    max_wait_s=QUICK_LIMITER_MAX_WAIT_S, sleep=ctx.sleep,
-                )  # fmt: skip
+                turn.again(len(batch.msisdns))
+            else:
+                turn.at_door(len(batch.msisdns))
             return _exchange(ctx, adapter, batch, request)
     raise AssertionError("unreachable: tenacity returns or re-raises")
 
@@ -309,162 +328,5 @@ def _store_results(
     with ctx.transaction() as conn:
         stored = store.write_results(conn, head, token, outcomes, ctx.clock())
     if not stored:
-        return _lost(head, f"{len(outcomes)} outcomes dropped")
+        return lost(head, f"{len(outcomes)} outcomes dropped")
     return SendDecision(Outcome.DONE, f"{len(outcomes)} numbers")
-
-
-def _lost(head: BatchHead, what: str) -> SendDecision:
-    # Only the tick takes an in-flight batch from a live worker, after settings.stale_after_s:
-    # that setting must exceed the longest request (timeout_s times the quick attempts).
-    log.error("batch %d was resolved by someone else while in flight: %s", head.id, what)
-    return SendDecision(Outcome.LOST, what)
-
-
-def _on_error(
-    ctx: WorkerContext,
-    head: BatchHead,
-    account: Account,
-    token: str,
-    rows: list[ClaimedNumber],
-    err: GatewayError,
-) -> SendDecision:
-    pause_s = ctx.limiter.throttle(account.name) if err.throttled else 0.0
-    if err.kind is ErrorKind.RETRYABLE:
-        trip = _not_accepted(ctx, account)
-        if trip is not None and head.routed:
-            return _account_failed(ctx, head, token, err, trip.reason(str(err)))
-        return _retry_later(ctx, head, account, token, err, floor_s=pause_s)
-    if err.kind is ErrorKind.AMBIGUOUS:
-        if account.resend_ambiguous:
-            return _retry_later(ctx, head, account, token, err)
-        return _end(ctx, head, token, err, BatchState.UNKNOWN, RecipientState.UNKNOWN)
-    if err.kind is ErrorKind.ACCOUNT:
-        reason = err.message if err.code is None else f"{err.message} (code {err.code})"
-        return _account_failed(ctx, head, token, err, reason)
-    if err.kind is ErrorKind.RECIPIENT and len(rows) > 1:
-        return _split(ctx, head, token, rows, err)
-    return _end(ctx, head, token, err, BatchState.FAILED, RecipientState.FAILED)
-
-
-def _retry_later(
-    ctx: WorkerContext,
-    head: BatchHead,
-    account: Account,
-    token: str,
-    err: GatewayError,
-    floor_s: float = 0.0,
-) -> SendDecision:
-    attempt = head.attempts + 1  # the claim counted this attempt
-    if attempt >= MAX_ATTEMPTS:
-        # Exhausted: a resent-ambiguous batch may have gone out, so it stays unknown.
-        if err.kind is ErrorKind.AMBIGUOUS:
-            return _end(ctx, head, token, err, BatchState.UNKNOWN, RecipientState.UNKNOWN)
-        return _end(ctx, head, token, err, BatchState.FAILED, RecipientState.FAILED)
-    backoff_s = RETRY_BASE_S * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
-    countdown_s = _bounded(max(backoff_s, floor_s), ctx)
-    now = ctx.clock()
-    with ctx.transaction() as conn:
-        state = store.send_back(
-            conn, head, token, state=BatchState.RETRY_WAIT,
-            next_attempt_at=now + timedelta(seconds=countdown_s),
-            error_kind=err.kind.value, error=str(err), now=now,
-        )  # fmt: skip
-    if state is None:
-        return _lost(head, f"retry after {err}")
-    if state != BatchState.RETRY_WAIT:
-        return SendDecision(Outcome.SKIPPED, f"campaign cancelled during {err}")
-    ref = BatchRef(head.id, head.campaign_id, head.account, countdown_s)
-    return SendDecision(Outcome.RETRY, str(err), (ref,))
-
-
-def _end(
-    ctx: WorkerContext,
-    head: BatchHead,
-    token: str,
-    err: GatewayError,
-    batch_state: BatchState,
-    recipient_state: RecipientState,
-) -> SendDecision:
-    with ctx.transaction() as conn:
-        ended = store.end_batch(
-            conn, head, token, batch_state=batch_state, recipient_state=recipient_state,
-            error_kind=err.kind.value, code=err.code, message=err.message, now=ctx.clock(),
-        )  # fmt: skip
-    if not ended:
-        return _lost(head, str(err))
-    outcome = Outcome.UNKNOWN if batch_state == BatchState.UNKNOWN else Outcome.FAILED
-    return SendDecision(outcome, str(err))
-
-
-def _not_accepted(ctx: WorkerContext, account: Account) -> Trip | None:
-    circuits = ctx.circuits
-    if circuits is None:
-        return None
-    return circuits.not_accepted(
-        account.name, account.circuit_failures, account.circuit_open_after_s
-    )
-
-
-def _fail_over(
-    conn: Connection, ctx: WorkerContext, head: BatchHead, reason: str, now: datetime
-) -> Moves | None:
-    """Move the campaign's numbers off the failed account, in a savepoint: a move that cannot
-    finish (a fallback misconfigured on this worker) undoes itself, and the caller pauses the
-    campaign instead of leaving this batch in flight for the tick to call unknown."""
-    try:
-        with conn.begin_nested():
-            return fail_over(conn, head.campaign_id, head.account, reason, now, ctx.accounts)
-    except (CampaignError, LookupError, ValueError) as exc:
-        log.error("campaign %d: failover off account %r failed: %s", head.campaign_id,
-                  head.account, exc)  # fmt: skip
-        return None
-
-
-def _account_failed(
-    ctx: WorkerContext, head: BatchHead, token: str, err: GatewayError, reason: str
-) -> SendDecision:
-    """The account cannot send for now: a routed campaign moves its never-claimed numbers on
-    to their next account (this batch's among them); otherwise, or where no account is
-    left, the campaign pauses with the gateway's words (DESIGN.md invariants 5 and 10)."""
-    now = ctx.clock()
-    moves = None
-    with ctx.transaction() as conn:
-        # Not this batch's fault: its attempt is not counted, its numbers were not accepted.
-        state = store.send_back(
-            conn, head, token, state=BatchState.PENDING, next_attempt_at=None,
-            error_kind=ErrorKind.RETRYABLE.value, error=str(err), now=now, undo_attempt=True,
-        )  # fmt: skip
-        if state == BatchState.PENDING and head.routed:
-            moves = _fail_over(conn, ctx, head, reason, now)
-            if moves is None:
-                why = f"account {head.account!r}: {reason}; failover could not move its numbers"
-                store.pause_campaign(conn, head.campaign_id, PauseKind.ACCOUNT, why)
-            elif moves.stranded:
-                why = f"account {head.account!r}: {reason}; {moves.stranded} numbers have no "
-                store.pause_campaign(conn, head.campaign_id, PauseKind.ACCOUNT, why + "fallback")
-        elif state == BatchState.PENDING:
-            store.pause_campaign(conn, head.campaign_id, PauseKind.ACCOUNT, reason)
-    if state is None:
-        return _lost(head, str(err))
-    if moves is None or moves.stranded:
-        log.warning("campaign %d paused by account %r: %s", head.campaign_id, head.account, reason)
-    if moves is None:
-        return SendDecision(Outcome.PAUSED, reason)
-    log.warning(
-        "campaign %d: account %r failed over (%s): %d numbers moved",
-        head.campaign_id, head.account, reason, moves.moved,
-    )  # fmt: skip
-    refs = tuple(BatchRef(i, head.campaign_id, account) for i, account in moves.batches)
-    outcome = Outcome.PAUSED if moves.stranded else Outcome.MOVED
-    return SendDecision(outcome, f"{moves.moved} numbers moved: {reason}", refs)
-
-
-def _split(
-    ctx: WorkerContext, head: BatchHead, token: str, rows: list[ClaimedNumber], err: GatewayError
-) -> SendDecision:
-    with ctx.transaction() as conn:
-        new_ids = store.split(conn, head, token, [r.id for r in rows], ctx.clock())
-    if new_ids is None:
-        return _lost(head, str(err))
-    refs = tuple(BatchRef(i, head.campaign_id, head.account) for i in new_ids)
-    return SendDecision(Outcome.SPLIT, f"{len(rows)} numbers halved over {err}", refs)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Dialect, Engine, and_, exists, insert, or_, select, update
+from sqlalchemy import Connection, Dialect, Engine, exists, insert, select, update
 
 from campaigns.models import (
     Batch,
@@ -48,6 +48,7 @@ class BatchRef:
     campaign_id: int
     account: str
     delay_s: float | None = None  # countdown before it may be sent (a retry not yet due)
+    priority: bool = False  # a single message: the account's priority queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,7 @@ class BatchHead:
     template_id: int | None  # only on a template gateway's batch (a route may mix kinds)
     sender: str | None
     routed: bool  # the campaign has a route: an account that fails has fallbacks
+    priority: bool  # a single message: its own queue, ahead of campaign batches at the door
 
 
 class ClaimedNumber(NamedTuple):
@@ -82,9 +84,22 @@ class ClaimedNumber(NamedTuple):
 _HEAD_SQL = (
     "SELECT b.id, b.campaign_id, b.seq, b.state, b.size, b.text, b.attempts, "
     "b.next_attempt_at, c.state, b.account, b.provider, c.template_id, c.sender, "
-    "c.route_table IS NOT NULL "
+    "c.route_table IS NOT NULL, c.kind = 'message' "
     "FROM batches b JOIN campaigns c ON c.id = b.campaign_id WHERE b.id = {p}"
 )
+
+
+_TOUCH_SQL = (
+    "UPDATE batches SET updated_at = {p} WHERE id = {p} AND state IN ('pending', 'retry_wait')"
+)
+
+
+def touch(engine: Engine, batch_id: int, now: datetime) -> None:
+    """A worker holds the batch's message while it waits for its turn: the lost-batch sweep
+    (``worker.recovery``) sees a batch touched within a few ticks as held, not lost."""
+    with engine.begin() as conn:
+        p = _placeholder(conn)
+        conn.exec_driver_sql(_TOUCH_SQL.format(p=p), (_db_time(conn, now), batch_id))
 
 
 def load_head(engine: Engine, batch_id: int) -> BatchHead | None:
@@ -106,7 +121,7 @@ def load_head(engine: Engine, batch_id: int) -> BatchHead | None:
         return None
     values: list[Any] = list(row)
     values[3], values[8] = BatchState(values[3]), CampaignState(values[8])  # raw: plain text
-    values[13] = bool(values[13])
+    values[13], values[14] = bool(values[13]), bool(values[14])
     if values[11] is not None and not get_adapter(values[10]).limits.template_params:
         values[11] = None  # a routed campaign's template is for SMSPlus.az, not this gateway
     if values[7] is not None:  # next_attempt_at: text from sqlite3, a datetime from psycopg
@@ -115,42 +130,42 @@ def load_head(engine: Engine, batch_id: int) -> BatchHead | None:
     return BatchHead(*values)
 
 
+# The claim, straight to the driver (no statement to build per batch): the batch must be
+# pending, or retry_wait and due, and its campaign running.
+_CLAIM_SQL = (
+    "UPDATE batches SET state = 'in_flight', claim_token = {p}, claimed_at = {p}, "
+    "sent_at = {p}, updated_at = {p}, attempts = attempts + 1, next_attempt_at = NULL "
+    "WHERE id = {p} AND (state = 'pending' OR (state = 'retry_wait' AND "
+    "(next_attempt_at IS NULL OR next_attempt_at <= {p}))) AND EXISTS "
+    "(SELECT 1 FROM campaigns c WHERE c.id = batches.campaign_id AND c.state = 'running')"
+)
+_CLAIMED_SQL = (
+    "SELECT id, msisdn, text, params FROM recipients WHERE batch_id = {p} AND state = 'pending' "
+    "ORDER BY id"
+)
+
+
 def claim_in_flight(
     conn: Connection, batch_id: int, token: str, now: datetime, due_by: datetime | None = None
 ) -> list[ClaimedNumber] | None:
-    """Claim the batch and mark it and its numbers in flight, in the caller's transaction.
+    """Claim the batch and mark it in flight, in the caller's transaction; the numbers to
+    send, or None when the claim was lost.
 
     The compare-and-set admits one winner: the batch must be pending (or retry_wait and due
-    by ``due_by``, default ``now``) and its campaign running. Returns the numbers to send,
-    or None when the claim was lost.
+    by ``due_by``, default ``now``) and its campaign running. The batch carries in-flight for
+    its numbers, which stay ``pending`` until their outcome is written: each number is
+    written once per attempt (in PostgreSQL, each write rewrites the row and its indexes
+    unless it is a HOT update; half the writes, half the dead rows).
     """
-    claimable = or_(
-        Batch.state == BatchState.PENDING,
-        and_(
-            Batch.state == BatchState.RETRY_WAIT,
-            or_(Batch.next_attempt_at.is_(None), Batch.next_attempt_at <= (due_by or now)),
-        ),
+    p, stamp = _placeholder(conn), _db_time(conn, now)
+    claimed = conn.exec_driver_sql(
+        _CLAIM_SQL.format(p=p),
+        (token, stamp, stamp, stamp, batch_id, _db_time(conn, due_by or now)),
     )
-    running = exists().where(
-        Campaign.id == Batch.campaign_id, Campaign.state == CampaignState.RUNNING
-    )
-    claimed = conn.execute(
-        update(Batch)
-        .where(Batch.id == batch_id, claimable, running)
-        .values(
-            state=BatchState.IN_FLIGHT, claim_token=token, claimed_at=now, sent_at=now,
-            updated_at=now, attempts=Batch.attempts + 1, next_attempt_at=None,
-        )
-    )  # fmt: skip
     if claimed.rowcount != 1:
         return None
-    p = _placeholder(conn)
-    rows = conn.exec_driver_sql(
-        f"UPDATE recipients SET state = 'in_flight', attempts = attempts + 1, updated_at = {p} "
-        f"WHERE batch_id = {p} AND state = 'pending' RETURNING id, msisdn, text, params",
-        (_db_time(conn, now), batch_id),
-    ).all()
-    return sorted((ClaimedNumber(*r) for r in rows), key=lambda r: r.id)
+    rows = conn.exec_driver_sql(_CLAIMED_SQL.format(p=p), (batch_id,)).all()
+    return [ClaimedNumber(*r) for r in rows]
 
 
 def _placeholder(conn: Connection) -> str:
@@ -186,17 +201,17 @@ def _take_batch(conn: Connection, batch_id: int, token: str, now: datetime, **va
 _OUTCOME_SQL = (
     "UPDATE recipients SET state = {p}, provider_message_id = {p}, network = {p}, "
     "credits = COALESCE({p}, credits), gateway_code = {p}, gateway_message = {p}, "
-    "updated_at = {p} WHERE id = {p} AND state = 'in_flight'"
+    "updated_at = {p}, attempts = attempts + {p} WHERE id = {p} AND state = 'pending'"
 )
 # PostgreSQL answers each statement of an executemany in turn; one UPDATE joined to the
 # outcomes as arrays is a single round trip for the whole batch.
 _OUTCOME_PG_SQL = (
     "UPDATE recipients AS r SET state = v.st, provider_message_id = v.pmid, network = v.net, "
     "credits = COALESCE(v.cr, r.credits), gateway_code = v.code, gateway_message = v.msg, "
-    "updated_at = %s "
+    "updated_at = %s, attempts = r.attempts + %s "
     "FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::text[], %s::text[], "
     "%s::bigint[]) AS v(st, pmid, net, cr, code, msg, rid) "
-    "WHERE r.id = v.rid AND r.state = 'in_flight'"
+    "WHERE r.id = v.rid AND r.state = 'pending'"
 )
 
 
@@ -212,14 +227,18 @@ class NumberOutcome(NamedTuple):
     recipient_id: int
 
 
-def _write_outcomes(conn: Connection, outcomes: Sequence[NumberOutcome], now: datetime) -> None:
+def _write_outcomes(
+    conn: Connection, outcomes: Sequence[NumberOutcome], now: datetime, attempts: int
+) -> None:
     if conn.dialect.name == "postgresql":
-        columns = [list(column) for column in zip(*outcomes, strict=True)]
-        conn.exec_driver_sql(_OUTCOME_PG_SQL, (now, *columns))
+        columns = [[str(v) if i == 0 else v for v in column]
+                   for i, column in enumerate(zip(*outcomes, strict=True))]  # fmt: skip
+        conn.exec_driver_sql(_OUTCOME_PG_SQL, (now, attempts, *columns))
         return
     stamp = _db_time(conn, now)
     conn.exec_driver_sql(
-        _OUTCOME_SQL.format(p=_placeholder(conn)), [(*o[:6], stamp, o[6]) for o in outcomes]
+        _OUTCOME_SQL.format(p=_placeholder(conn)),
+        [(str(o[0]), *o[1:6], stamp, attempts, o[6]) for o in outcomes],
     )
 
 
@@ -235,11 +254,13 @@ def write_results(
     ):  # fmt: skip
         return False
     if outcomes:
+        # The numbers count this batch's attempts (the claim counted the last one).
+        attempts = head.attempts + 1
         same = _uniform(outcomes)
         if same is not None:
-            _write_uniform_outcome(conn, head.id, same, now)
+            _write_uniform_outcome(conn, head.id, same, now, attempts)
         else:
-            _write_outcomes(conn, outcomes, now)
+            _write_outcomes(conn, outcomes, now, attempts)
     complete_if_done(conn, head.campaign_id, now)
     return True
 
@@ -257,22 +278,23 @@ def _uniform(outcomes: Sequence[NumberOutcome]) -> NumberOutcome | None:
 
 
 def _write_uniform_outcome(
-    conn: Connection, batch_id: int, outcome: NumberOutcome, now: datetime
+    conn: Connection, batch_id: int, outcome: NumberOutcome, now: datetime, attempts: int
 ) -> None:
     """One set-based UPDATE for the whole batch instead of one per number.
 
-    Equivalent to the per-number form: the outcomes cover exactly the rows this claim moved
-    to in_flight, and those are the batch's in-flight rows (we hold the claim).
+    Equivalent to the per-number form: the outcomes cover exactly the rows this claim
+    selected, and those are the batch's pending rows (we hold the claim).
     """
     state, _, network, credits, code, message, _ = outcome
     values: dict[str, Any] = dict(
-        state=state, network=network, gateway_code=code, gateway_message=message, updated_at=now
-    )
+        state=state, network=network, gateway_code=code, gateway_message=message,
+        updated_at=now, attempts=Recipient.attempts + attempts,
+    )  # fmt: skip
     if credits is not None:
         values["credits"] = credits
     conn.execute(
         update(Recipient)
-        .where(Recipient.batch_id == batch_id, Recipient.state == RecipientState.IN_FLIGHT)
+        .where(Recipient.batch_id == batch_id, Recipient.state == RecipientState.PENDING)
         .values(**values)
     )
 
@@ -297,9 +319,12 @@ def end_batch(
         return False
     conn.execute(
         update(Recipient)
-        .where(Recipient.batch_id == head.id, Recipient.state == RecipientState.IN_FLIGHT)
-        .values(state=recipient_state, gateway_code=code, gateway_message=message, updated_at=now)
-    )
+        .where(Recipient.batch_id == head.id, Recipient.state == RecipientState.PENDING)
+        .values(
+            state=recipient_state, gateway_code=code, gateway_message=message, updated_at=now,
+            attempts=Recipient.attempts + head.attempts + 1,
+        )
+    )  # fmt: skip
     complete_if_done(conn, head.campaign_id, now)
     return True
 
@@ -323,15 +348,13 @@ def send_back(
     now: datetime,
     undo_attempt: bool = False,
 ) -> BatchState | None:
-    """Return an unsent batch to ``state`` (pending or retry_wait), its numbers to pending.
+    """Return an unsent batch to ``state`` (pending or retry_wait); its numbers stay pending.
 
     A campaign cancelled meanwhile gets the batch cancelled instead, so nothing waits for a
     campaign that will never run again. Returns the state written, None if we lost the batch.
     """
     if _campaign_state(conn, head.campaign_id) == CampaignState.CANCELLED:
-        state, recipient_state = BatchState.CANCELLED, RecipientState.CANCELLED
-    else:
-        recipient_state = RecipientState.PENDING
+        state = BatchState.CANCELLED
     attempts = Batch.attempts - 1 if undo_attempt else Batch.attempts
     if not _take_batch(
         conn, head.id, token, now, state=state, next_attempt_at=next_attempt_at,
@@ -339,12 +362,12 @@ def send_back(
         finished_at=now if state == BatchState.CANCELLED else None,
     ):  # fmt: skip
         return None
-    conn.execute(
-        update(Recipient)
-        .where(Recipient.batch_id == head.id, Recipient.state == RecipientState.IN_FLIGHT)
-        .values(state=recipient_state, updated_at=now)
-    )
     if state == BatchState.CANCELLED:
+        conn.execute(
+            update(Recipient)
+            .where(Recipient.batch_id == head.id, Recipient.state == RecipientState.PENDING)
+            .values(state=RecipientState.CANCELLED, updated_at=now)
+        )
         complete_if_done(conn, head.campaign_id, now)
     return state
 
@@ -379,8 +402,8 @@ def split(
         ).scalar_one()  # fmt: skip
         conn.execute(
             update(Recipient)
-            .where(Recipient.id.in_(half), Recipient.state == RecipientState.IN_FLIGHT)
-            .values(batch_id=new_id, state=RecipientState.PENDING, updated_at=now)
+            .where(Recipient.id.in_(half), Recipient.state == RecipientState.PENDING)
+            .values(batch_id=new_id, updated_at=now)
         )
         new_ids.append(new_id)
     conn.execute(

@@ -23,7 +23,7 @@ def _differences(url: str) -> list[object]:
 
 
 def test_upgraded_schema_matches_the_models(db_url: str) -> None:
-    assert current_revision(db_url) == "0004"
+    assert current_revision(db_url) == "0005"
     assert _differences(db_url) == []
 
 
@@ -48,7 +48,7 @@ def test_upgrade_is_idempotent_and_works_on_an_empty_file(tmp_path: object) -> N
     assert current_revision(url) is None
     upgrade(url)
     upgrade(url)  # a second run changes nothing
-    assert current_revision(url) == "0004"
+    assert current_revision(url) == "0005"
     assert _differences(url) == []
 
 
@@ -89,7 +89,7 @@ def test_a_0001_database_upgrades_keeping_its_rows_and_downgrades(tmp_path: obje
                 " (1, 3, '12', 'invalid', 0), (1, 4, '12', 'invalid', 0)"
             )
         upgrade(url)
-        assert current_revision(url) == "0004"
+        assert current_revision(url) == "0005"
         assert _differences(url) == []
         names = {i["name"] for i in inspect(engine).get_indexes("recipients")}
         assert "ix_recipients_campaign" in names and "ix_recipients_campaign_state" not in names
@@ -180,7 +180,7 @@ def test_a_0003_database_with_campaigns_upgrades_to_routes_and_back(db_url: str)
                 "(1, 3, '2250701020306', NULL, 'rejected', 12, NULL, 0, true)"
             )
         upgrade(db_url)
-        assert current_revision(db_url) == "0004"
+        assert current_revision(db_url) == "0005"
         assert _differences(db_url) == []
         with engine.connect() as conn:
             batch = conn.exec_driver_sql("SELECT account, provider FROM batches").one()

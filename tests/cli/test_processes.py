@@ -55,21 +55,30 @@ def test_sandbox_serves_until_terminated(cli_env: CliEnv) -> None:
             httpx.get(f"{url}/_sandbox/health", timeout=2)
 
 
-def test_worker_consumes_every_accounts_queue_and_the_control_queue(cli_env: CliEnv) -> None:
-    argv = [str(SMSQ), "worker", "--concurrency", "1"]
+def test_worker_runs_a_process_per_account_on_its_queues_and_the_control_queue(
+    cli_env: CliEnv,
+) -> None:
+    argv = [str(SMSQ), "worker", "--concurrency", "2"]
     log = cli_env.tmp_path / "worker.log"
     with Child(argv, cli_env.environ(), cli_env.tmp_path, log) as worker:
-        banner = worker.wait_for(" ready.")
+        deadline = time.monotonic() + 60
+        while worker.output().count(" ready.") < len(FUNDED):
+            assert time.monotonic() < deadline, worker.output()
+            time.sleep(0.1)
         app = make_app(Settings(database_url=cli_env.database_url, broker_url=cli_env.broker_url))
         try:
-            replies = app.control.inspect(timeout=10, limit=1).active_queues() or {}
+            replies = app.control.inspect(timeout=10).active_queues() or {}
         finally:
             app.close()
+        banner = worker.output()
         assert worker.stop() == 0, worker.output()
-    assert len(replies) == 1, replies
-    consumed = {queue["name"] for queues in replies.values() for queue in queues}
-    assert consumed == {keys.send_queue(name) for name in FUNDED} | {keys.CONTROL_QUEUE}
-    assert "smsq.send.aakashsms_v1" in banner and "concurrency: 1" in banner
+    by_process = {
+        host.split("@")[0]: {queue["name"] for queue in queues} for host, queues in replies.items()
+    }
+    assert by_process == {
+        name: {keys.now_queue(name), keys.send_queue(name), keys.CONTROL_QUEUE} for name in FUNDED
+    }  # one process per account: a hung gateway holds only its own threads
+    assert "concurrency: 2 (thread)" in banner
     assert "Traceback" not in worker.output()
 
 

@@ -144,7 +144,7 @@ def test_numbers_sent_in_flight_or_unknown_never_move(harness: Harness) -> None:
     )
     assert by_batch == {
         ("sent", PRIMARY, "done"): 100,  # the first batch: sent, stays
-        ("in_flight", PRIMARY, "in_flight"): 50,  # the third: in flight, stays
+        ("pending", PRIMARY, "in_flight"): 50,  # the third: in flight (its batch says), stays
         ("pending", BACKUP, "pending"): 100,  # the second: never accepted, moved
     }
     assert all(r[4] is None for r in rows if r[2] == PRIMARY)

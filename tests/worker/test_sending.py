@@ -151,7 +151,7 @@ QUICK = sending.QUICK_ATTEMPTS
 # A retry through the broker: the batch alone, re-enqueued with a countdown within these
 # bounds (the backoff is at least half of RETRY_BASE_S on the first attempt, and capped).
 BACKOFF_S = (sending.RETRY_BASE_S / 2, sending.RETRY_MAX_S)
-THROTTLED_S = (0.5, sending.RETRY_MAX_S)  # a 429's countdown: at least the account's pause
+THROTTLED = sending.THROTTLED_IN_PROCESS  # 429s a task absorbs, each at a new turn
 RUNNING = ("running", None)
 COMPLETED = ("completed", None)
 PAUSED_BY_ACCOUNT = ("paused", "account")
@@ -217,9 +217,15 @@ ROUTING = [
         message="HTTP 500",  # no gateway code: the HTTP status says it
     ),
     Routing(
-        "a 429 throttles the whole account without a quick retry",
+        "a 429 lowers the accounts rate and the batch goes again in the same task",
+        (httpx.Response(429), presto_ok),
+        (Send(Outcome.DONE, 2, ("done", 1), "sent", COMPLETED),),  # the 429 counts no attempt
+        throttled=True,
+    ),
+    Routing(
+        "a 429 that never clears goes back to the broker once the tasks share is used",
         (httpx.Response(429),),
-        (Send(Outcome.RETRY, 1, ("retry_wait", 1), "pending", RUNNING, THROTTLED_S),),
+        (Send(Outcome.RETRY, THROTTLED + 1, ("retry_wait", 1), "pending", RUNNING, BACKOFF_S),),
         throttled=True,
     ),
     _ambiguous("a read timeout leaves the numbers unknown and unsent", httpx.ReadTimeout("slow")),
@@ -292,7 +298,7 @@ def run_routing_case(h: Harness, case: Routing) -> None:
     assert {r[1] for r in numbers} == {case.code}
     assert all(case.message in (r[2] or "") for r in numbers), list(numbers)
     assert case.reason in (campaign(h, campaign_id)[2] or "")
-    assert (h.redis.hget(keys.throttle("smspresto"), "until") is not None) is case.throttled
+    assert (h.redis.hget(keys.throttle("smspresto"), "rate") is not None) is case.throttled
     if case.slept_s is not None:
         low, high = case.slept_s
         assert low < sum(h.sleeps) < high, h.sleeps

@@ -9,9 +9,10 @@ import pytest
 import redis
 
 from campaigns.settings import Settings
-from worker import keys
+from providers import Account
+from worker import keys, supervisor
 from worker.celery_app import make_app
-from worker.cli_support import beat_argv, worker_argv
+from worker.cli_support import beat_argv, threads_for, worker_argv
 from worker.redis_server import RedisHandle, check_noeviction, ensure_redis
 from worker.windows import in_window
 
@@ -58,12 +59,50 @@ def test_worker_and_beat_command_lines() -> None:
     argv = worker_argv(accounts=["nepal", "dhaka"], concurrency=4, hostname="a@%h")
     assert argv[:6] == [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker"]
     queues = argv[argv.index("-Q") + 1].split(",")
-    assert queues == ["smsq.send.dhaka", "smsq.send.nepal", "smsq.control"]
-    assert argv[argv.index("-O") + 1] == "fair" and argv[argv.index("-c") + 1] == "4"
-    only_send = worker_argv(accounts=["nepal"], control=False)
-    assert only_send[only_send.index("-Q") + 1] == "smsq.send.nepal"
+    assert queues == [
+        "smsq.now.dhaka", "smsq.send.dhaka", "smsq.now.nepal", "smsq.send.nepal", "smsq.control",
+    ]  # fmt: skip
+    assert argv[argv.index("-P") + 1] == "threads" and argv[argv.index("-c") + 1] == "4"
+    only_send = worker_argv(accounts=["nepal"], concurrency=2, control=False)
+    assert only_send[only_send.index("-Q") + 1] == "smsq.now.nepal,smsq.send.nepal"
     beat = beat_argv(schedule_path="/tmp/s")
     assert beat[-5:] == ["beat", "-s", "/tmp/s", "-l", "INFO"]
+
+
+@pytest.mark.parametrize(
+    ("rates", "threads"),
+    [
+        ({"a": 5.0}, 2 + 6),  # ceil(5 * 0.75 * 1.2) + 1, and two for control
+        ({"a": 50.0}, 2 + 46),
+        ({"a": 100.0}, 2 + 91),
+        ({"a": 5.0, "b": 50.0}, 2 + 6 + 46),
+        ({"a": 10_000.0}, 256),  # capped
+        ({"a": 0.5}, 4),  # at least
+    ],
+)
+def test_a_workers_threads_follow_its_accounts_rates(rates: dict[str, float], threads: int) -> None:
+    accounts = {
+        name: Account(name=name, provider="aakashsms_v3", base_url="http://x", rate_per_s=rate)
+        for name, rate in rates.items()
+    }
+    assert threads_for(accounts) == threads
+
+
+def test_the_supervisor_runs_a_process_per_account_or_one_for_a_group() -> None:
+    accounts = {
+        name: Account(name=name, provider="aakashsms_v3", base_url="http://x", rate_per_s=10)
+        for name in ("nepal", "dhaka")
+    }
+    groups = supervisor.groups_for(accounts)
+    assert [(g.name, g.accounts) for g in groups] == [("dhaka", ("dhaka",)), ("nepal", ("nepal",))]
+    argv = supervisor.argv_of(groups[0])
+    assert argv[argv.index("-n") + 1] == "dhaka@%h" and "smsq.control" in argv[argv.index("-Q") + 1]
+    [together] = supervisor.groups_for(accounts, together=["nepal", "dhaka"], concurrency=7)
+    assert (together.name, together.accounts, together.threads) == (
+        "dhaka+nepal", ("dhaka", "nepal"), 7,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="unknown accounts: ghost"):
+        supervisor.groups_for(accounts, together=["ghost"])
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 import httpx
 from sqlalchemy import select
 
+from campaigns import get_campaign
 from campaigns.models import Batch, Campaign, Recipient
 from worker import dispatch, reconcile, sending, store, tick
 from worker.clock import utcnow
@@ -129,7 +130,9 @@ def test_a_stale_batch_is_reconciled_through_the_archive(harness: Harness) -> No
     # Stale, but the archive lacks a number: the gateway gets time to file it.
     report = run(harness, utcnow() + timedelta(seconds=stale_s + 1), gateway)
     assert report.resolved == 0
-    assert set(recipient_states(harness, campaign_id).values()) == {"in_flight"}
+    # Still in flight: the batch says so, its numbers' rows wait, pending, for an outcome.
+    assert set(recipient_states(harness, campaign_id).values()) == {"pending"}
+    assert get_campaign(campaign_id, database_url=harness.db_url).recipients == {"in_flight": 3}
     report = run(harness, utcnow() + timedelta(seconds=2 * stale_s + 1), gateway)
     assert report.resolved == 1 and report.reconciled_sent == 2
     states = recipient_states(harness, campaign_id)

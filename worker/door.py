@@ -1,0 +1,154 @@
+"""Waiting for an account's moment to send, and sending at it: the door of DESIGN.md's
+invariant 9, in one worker process.
+
+A batch's task asks its account's ``Door`` for a ``Turn``: a permit of this process (at most
+``permits_for(rate)`` campaign batches hold a reservation at once, so the others wait here,
+on a semaphore, instead of polling Redis together) and a moment reserved from the shared
+limiter. The task claims its batch and builds the request shortly before the moment, then
+calls ``Turn.at_door()``, which sleeps until the moment and, when the request is more than
+``DOOR_TOLERANCE_S`` late, reserves a new one: what the limiter's spacing guarantees holds
+for what actually leaves. A single message (priority) takes no permit and reserves the next
+moment whatever the horizon, so it goes out ahead of the batches still waiting here.
+
+While a task waits it ``touch``es its batch every ``touch_every_s`` (the lost-batch sweep
+then knows the batch's message is held, not lost); past ``hold_s`` it gives up its turn
+(``Deferred``) and the batch goes back to the broker once, with the wait as a countdown.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+from worker.ratelimit import DOOR_TOLERANCE_S, NotYet, Rate, RateLimiter, Slot
+
+# Campaign batches reserve at most this far ahead: a single message waits behind no more
+# than this, whatever the campaign (single_message_p95_ms_under_blast in bench.gateway).
+HORIZON_S = 0.25
+CLAIM_LEAD_S = 0.02  # claim and build the request this long before the moment
+MIN_PERMITS = 2
+
+
+def permits_for(rate: Rate) -> int:
+    """How many of one account's campaign batches hold a reservation at once, per process:
+    a horizon's worth of requests, and one more to have the next ready."""
+    return max(MIN_PERMITS, math.ceil(rate.requests_per_s * HORIZON_S) + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """No turn within the hold time: try again in ``wait_s`` (nothing reserved or claimed)."""
+
+    wait_s: float
+
+
+class Turn:
+    """A reserved moment (and, for a campaign batch, this process's permit) until the request
+    is out; use it as a context manager so the permit is returned whatever happens."""
+
+    def __init__(self, door: Door, moment_s: float, *, priority: bool) -> None:
+        self._door = door
+        self.moment_s = moment_s  # on the door's monotonic clock
+        self.priority = priority
+
+    def sleep_until_claim(self) -> None:
+        """Sleep until the claim should be made (a little before the moment)."""
+        self._door.sleep_until(self.moment_s - CLAIM_LEAD_S)
+
+    def at_door(self, messages: int) -> None:
+        """Sleep until the moment; a request later than the tolerance reserves a new one."""
+        door = self._door
+        door.sleep_until(self.moment_s)
+        while door.monotonic() > self.moment_s + DOOR_TOLERANCE_S:
+            self.moment_s = door.next_moment(messages, priority=self.priority)
+            door.sleep_until(self.moment_s)
+
+    def again(self, messages: int) -> None:
+        """A new moment for the next request of the same turn (a quick retry), then wait."""
+        self.moment_s = self._door.next_moment(messages, priority=self.priority)
+        self.at_door(messages)
+
+    def __enter__(self) -> Turn:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self.priority:
+            self._door.permits.release()
+
+
+class Door:
+    """One account's door in this process."""
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        account: str,
+        rate: Rate,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limiter, self.account, self.rate = limiter, account, rate
+        self.sleep, self.monotonic = sleep, monotonic
+        self.permits = threading.BoundedSemaphore(permits_for(rate))
+
+    def turn(
+        self,
+        messages: int,
+        *,
+        priority: bool,
+        touch: Callable[[], None],
+        touch_every_s: float,
+        hold_s: float,
+    ) -> Turn | Deferred:
+        """Wait for a permit and a reserved moment, touching the batch while waiting."""
+        started = self.monotonic()
+        if not priority:
+            while not self.permits.acquire(timeout=touch_every_s):
+                touch()
+                if self.monotonic() - started > hold_s:
+                    return Deferred(touch_every_s)
+        waited_s = 0.0
+        while True:
+            found = self.limiter.reserve(
+                self.account, self.rate, messages, horizon_s=None if priority else HORIZON_S
+            )
+            if isinstance(found, Slot):
+                return Turn(self, self.monotonic() + found.wait_s, priority=priority)
+            if waited_s + found.wait_s > hold_s:
+                if not priority:
+                    self.permits.release()
+                return Deferred(found.wait_s)
+            nap_s = min(found.wait_s, touch_every_s)
+            self.sleep(nap_s)
+            waited_s += nap_s
+            touch()
+
+    def next_moment(self, messages: int, *, priority: bool) -> float:
+        """Reserve the next moment at once for a request already holding a turn (a retry, or
+        one that reached the door late): it keeps its permit and waits for the horizon."""
+        while True:
+            found = self.limiter.reserve(
+                self.account, self.rate, messages, horizon_s=None if priority else HORIZON_S
+            )
+            if isinstance(found, Slot):
+                return self.monotonic() + found.wait_s
+            self._nap(found)
+
+    def sleep_until(self, moment_s: float) -> None:
+        """Sleep until ``moment_s`` on this door's monotonic clock (no-op when past)."""
+        left = moment_s - self.monotonic()
+        if left > 0:
+            self.sleep(left)
+
+    def _nap(self, found: NotYet) -> None:
+        self.sleep(found.wait_s)

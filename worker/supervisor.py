@@ -1,0 +1,136 @@
+"""``smsq worker``: one Celery worker process per provider account, kept running.
+
+Why a process per account: every account's requests wait on its own gateway. A process's
+threads are shared by whatever its consumer fetches, so a gateway that hangs (every request
+waiting out its timeout) would come to hold all of them, and another account's campaign
+would wait behind it. A process of its own gives each account its own threads, its own
+prefetch and its own connection pool; each is sized from that account's rate
+(``worker.cli_support.threads_for``), so the defaults use the gateway's allowed rate
+without tuning. Every process also consumes the control queue (the tick, dispatches):
+whichever has a free thread takes it.
+
+The supervisor forwards SIGTERM and SIGINT to its children (a warm shutdown: running
+tasks finish) and starts again a child that exits on its own, after a pause.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import FrameType
+
+from providers import Account
+from worker.cli_support import threads_for, worker_argv
+
+log = logging.getLogger(__name__)
+
+RESTART_PAUSE_S = 2.0
+POLL_S = 0.5
+STOP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Group:
+    """The accounts one worker process serves, its name and its threads."""
+
+    name: str
+    accounts: tuple[str, ...]
+    threads: int
+
+
+def groups_for(
+    accounts: Mapping[str, Account],
+    *,
+    together: Sequence[str] | None = None,
+    concurrency: int | None = None,
+) -> list[Group]:
+    """A group per account, or one group of ``together`` (``smsq worker --accounts a,b``)."""
+    if together:
+        unknown = sorted(set(together) - set(accounts))
+        if unknown:
+            raise ValueError(f"unknown accounts: {', '.join(unknown)}")
+        chosen = {name: accounts[name] for name in together}
+        threads = concurrency or threads_for(chosen)
+        return [Group("+".join(sorted(chosen)), tuple(sorted(chosen)), threads)]
+    if not accounts:
+        return [Group("control", (), concurrency or 4)]  # the tick and dispatches, at least
+    return [
+        Group(name, (name,), concurrency or threads_for({name: account}))
+        for name, account in sorted(accounts.items())
+    ]
+
+
+def argv_of(group: Group, loglevel: str = "INFO") -> list[str]:
+    """The celery command line of one group's process."""
+    return worker_argv(
+        accounts=group.accounts, concurrency=group.threads, hostname=f"{group.name}@%h",
+        loglevel=loglevel,
+    )  # fmt: skip
+
+
+class Supervisor:
+    """Runs a process per group until told to stop."""
+
+    def __init__(self, groups: Sequence[Group], loglevel: str = "INFO") -> None:
+        self.groups = list(groups)
+        self.loglevel = loglevel
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.stopping = False
+
+    def run(self) -> int:
+        """Start every process and keep them running; returns the exit code."""
+        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            for group in self.groups:
+                self._start(group)
+            while not self.stopping:
+                time.sleep(POLL_S)
+                self._restart_exited()
+        finally:
+            self._stop_children()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 0
+
+    def _start(self, group: Group) -> None:
+        argv = argv_of(group, self.loglevel)
+        self.children[group.name] = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+        log.warning(
+            "smsq worker: %s started (%d threads, pid %d)",
+            group.name, group.threads, self.children[group.name].pid,
+        )  # fmt: skip
+
+    def _restart_exited(self) -> None:
+        for group in self.groups:
+            child = self.children[group.name]
+            code = child.poll()
+            if code is not None and not self.stopping:
+                log.warning("smsq worker: %s exited with %s; restarting", group.name, code)
+                time.sleep(RESTART_PAUSE_S)
+                self._start(group)
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def _stop_children(self) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for child in self.children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def main(groups: Sequence[Group], loglevel: str = "INFO") -> None:
+    """Run the supervisor in this process (``smsq worker``)."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
+    raise SystemExit(Supervisor(groups, loglevel).run())
