@@ -7,7 +7,8 @@ COPY campaigns ./campaigns
 COPY worker ./worker
 COPY smsq ./smsq
 RUN pip install --no-cache-dir .
-# `smsq beat` keeps its schedule in ./var; /app is root's, so make the one folder nobody writes.
+# The default SQLite database and `smsq demo` live in ./var; /app is root's, so make the one
+# folder nobody writes.
 RUN install -d -o nobody /app/var
 USER nobody
 ENTRYPOINT ["smsq"]

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         UnknownAccount,
     )
     from campaigns.handoff import set_dispatcher
+    from campaigns.messages import MessageInfo, MessageNotFound, get_message, send_message
     from campaigns.schema import upgrade
 
 __all__ = [
@@ -54,6 +55,8 @@ __all__ = [
     "InputError",
     "InvalidState",
     "InvalidTemplate",
+    "MessageInfo",
+    "MessageNotFound",
     "MissingPlaceholder",
     "NothingToSend",
     "RecipientInfo",
@@ -62,10 +65,12 @@ __all__ = [
     "cancel_campaign",
     "estimate",
     "get_campaign",
+    "get_message",
     "iter_recipients",
     "pause_campaign",
     "resume_campaign",
     "retry_failed",
+    "send_message",
     "set_dispatcher",
     "submit_campaign",
     "suppress",
@@ -98,6 +103,10 @@ _HOME: dict[str, str] = {
     "suppress": "campaigns.api",
     "unsuppress": "campaigns.api",
     "set_dispatcher": "campaigns.handoff",
+    "MessageInfo": "campaigns.messages",
+    "MessageNotFound": "campaigns.messages",
+    "get_message": "campaigns.messages",
+    "send_message": "campaigns.messages",
     "upgrade": "campaigns.schema",
 }
 

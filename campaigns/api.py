@@ -21,7 +21,7 @@ from campaigns.control import cancel_campaign, pause_campaign, resume_campaign, 
 from campaigns.db import get_engine
 from campaigns.errors import InputError
 from campaigns.handoff import notify
-from campaigns.models import AccountState, CampaignState
+from campaigns.models import AccountState, CampaignKind, CampaignState
 from campaigns.planning import NullSink, Planner, Tally
 from campaigns.recipients_input import Recipients, RowSource
 from campaigns.routes import Route
@@ -142,21 +142,34 @@ def submit_campaign(
         max_segments=max_segments, window=window, window_tz=window_tz, accounts=accounts,
         routes=routes,
     )  # fmt: skip
+    return submit_spec(spec, _required(recipients), database_url=database_url)
+
+
+def submit_spec(
+    spec: CampaignSpec,
+    recipients: Recipients,
+    *,
+    database_url: str | None = None,
+    kind: CampaignKind = CampaignKind.CAMPAIGN,
+) -> int:
+    """Plan and store a validated ``spec`` over ``recipients`` as a campaign of ``kind`` (a
+    single message is a campaign of one number), and hand it to the worker; its id."""
     if spec.route is None and not spec.gateway.account.name:
         raise InputError("account: an Account passed directly needs a name (the worker finds "
                          "its credentials by that name)")  # fmt: skip
     engine = get_engine(database_url)
-    if idempotency_key is not None:
-        existing = _campaign_by_key(engine, idempotency_key)
+    key = spec.idempotency_key
+    if key is not None:
+        existing = _campaign_by_key(engine, key)
         if existing is not None:
             return existing
     planner = Planner(spec)
-    with RowSource(_required(recipients), spec.names) as rows:
+    with RowSource(recipients, spec.names) as rows:
         try:
-            campaign_id = _plan_and_store(engine, spec, planner, rows)
+            campaign_id = _plan_and_store(engine, spec, planner, rows, kind)
         except IntegrityError:
             # A concurrent submit with the same key committed first: return its campaign.
-            winner = _campaign_by_key(engine, idempotency_key) if idempotency_key else None
+            winner = _campaign_by_key(engine, key) if key else None
             if winner is None:
                 raise
             return winner
@@ -225,9 +238,11 @@ def _account_estimate(
     )  # fmt: skip
 
 
-def _plan_and_store(engine: Engine, spec: CampaignSpec, planner: Planner, rows: RowSource) -> int:
+def _plan_and_store(
+    engine: Engine, spec: CampaignSpec, planner: Planner, rows: RowSource, kind: CampaignKind
+) -> int:
     with engine.begin() as conn:
-        campaign_id = _insert_campaign(conn, spec)
+        campaign_id = _insert_campaign(conn, spec, kind)
         with DbSink(conn, campaign_id) as sink:
             tally = planner.run(rows, sink, SuppressionLookup(conn, lock=sink.lock))
         conn.execute(
@@ -245,7 +260,7 @@ def _plan_and_store(engine: Engine, spec: CampaignSpec, planner: Planner, rows: 
     return campaign_id
 
 
-def _insert_campaign(conn: Connection, spec: CampaignSpec) -> int:
+def _insert_campaign(conn: Connection, spec: CampaignSpec, kind: CampaignKind) -> int:
     single = spec.gateway.account if spec.route is None else None
     window = spec.window or (None, None)
     values = {
@@ -255,6 +270,7 @@ def _insert_campaign(conn: Connection, spec: CampaignSpec) -> int:
         "route": spec.route.name if spec.route else None,
         "route_table": spec.route.to_json() if spec.route else None,
         "state": CampaignState.DRAFT,  # becomes scheduled in this same transaction
+        "kind": kind,
         "text": spec.source_text,
         "template_id": spec.template_id,
         "sender": spec.sender if spec.route else spec.lanes[0].sender,

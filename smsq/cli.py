@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -205,6 +206,50 @@ def _share_line(share: api.AccountEstimate) -> str:
     )
 
 
+@app.command("send")
+def send_cmd(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="one number")],
+    text: Annotated[str | None, typer.Option(help="the text (text gateways)")] = None,
+    template_id: Annotated[int | None, typer.Option(help="SMSPlus.az template id")] = None,
+    account: Annotated[str | None, typer.Option(help="configured account name")] = None,
+    route: Annotated[str | None, typer.Option(help="configured route")] = None,
+    sender: Annotated[str | None, typer.Option()] = None,
+    idempotency_key: Annotated[str | None, typer.Option()] = None,
+    wait: Annotated[bool, typer.Option(help="wait for the gateway's answer")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Send one message now (an OTP, a receipt), ahead of campaign batches on its account."""
+    from campaigns import messages
+
+    if (account is None) == (route is None):
+        what = "give --account or --route, not both" if account else "Missing option '--account'"
+        raise typer.BadParameter(f"{what} (or '--route')", ctx=ctx)
+    _check_broker()
+    connect_workers()
+    message_id = messages.send_message(
+        number, text, template_id, account=account, route=route, sender=sender,
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
+    info = messages.get_message(message_id)
+    deadline = time.monotonic() + SEND_WAIT_S
+    while wait and info.state in _UNSETTLED and time.monotonic() < deadline:
+        time.sleep(0.1)
+        info = messages.get_message(message_id)
+    if as_json:
+        _emit(info)
+        return
+    # The gateway's words matter when it refused; on success they are noise ("queued", "OK").
+    said = " ".join(w for w in (info.gateway_code, info.gateway_message) if w)
+    why = f" ({said})" if said and info.state in _REFUSED else ""
+    _say(f"message {message_id} {info.state} via {info.account}{why}")
+
+
+SEND_WAIT_S = 60.0  # smsq send --wait gives up after this (the message goes on regardless)
+_UNSETTLED = ("pending", "in_flight")
+_REFUSED = ("failed", "unknown", "undelivered")
+
+
 @app.command()
 def status(
     campaign_id: Annotated[int | None, typer.Argument(help="one campaign; default: recent")] = None,
@@ -215,7 +260,13 @@ def status(
     if campaign_id is not None:
         ids = [campaign_id]
     else:
-        query = select(CAMPAIGNS.c.id).order_by(CAMPAIGNS.c.id.desc()).limit(limit)
+        campaigns_only = CAMPAIGNS.c.kind == "campaign"  # single messages: smsq send --json
+        query = (
+            select(CAMPAIGNS.c.id)
+            .where(campaigns_only)
+            .order_by(CAMPAIGNS.c.id.desc())
+            .limit(limit)
+        )
         with get_engine().connect() as conn:
             ids = sorted(conn.execute(query).scalars())
     infos = [api.get_campaign(i) for i in ids]
@@ -374,7 +425,6 @@ def beat() -> None:
     """Run Celery beat: the periodic tick (scheduled campaigns, windows, repairs)."""
     from worker.cli_support import beat_argv
 
-    Path("var").mkdir(exist_ok=True)  # beat keeps its schedule file there
     _exec(beat_argv())
 
 

@@ -13,13 +13,15 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from providers import Account, load_accounts
 from worker import keys
 
 APP = "worker.celery_app"
-DEFAULT_BEAT_SCHEDULE = Path("var") / "celerybeat-schedule"
+# In memory, not celery's shelve file: the tick is idempotent and frequent, so a restarted
+# beat loses nothing by forgetting when it last ran, and the shelve store has a shutdown
+# race (SIGTERM mid-tick exits 1 with "invalid operation on closed shelf").
+BEAT_SCHEDULER = "celery.beat:Scheduler"
 
 
 # Real gateways answer in 150-500 ms: a worker keeps an account's rate busy for the slowest.
@@ -76,14 +78,8 @@ def worker_argv(
     return argv
 
 
-def beat_argv(
-    *, schedule_path: str | Path = DEFAULT_BEAT_SCHEDULE, loglevel: str = "INFO"
-) -> list[str]:
-    """``celery beat`` sending ``smsq.tick`` every ``tick_interval_s``.
-
-    The schedule file only remembers when the tick last ran; its folder must exist.
-    """
+def beat_argv(*, loglevel: str = "INFO") -> list[str]:
+    """``celery beat`` sending ``smsq.tick`` every ``tick_interval_s``; it writes no file."""
     return [
-        sys.executable, "-m", "celery", "-A", APP, "beat",
-        "-s", str(schedule_path), "-l", loglevel,
+        sys.executable, "-m", "celery", "-A", APP, "beat", "-S", BEAT_SCHEDULER, "-l", loglevel,
     ]  # fmt: skip

@@ -111,13 +111,13 @@ class Door:
         hold_s: float,
     ) -> Turn | Deferred:
         """Wait for a permit and a reserved moment, touching the batch while waiting."""
-        started = self.monotonic()
+        waited_s = 0.0
         if not priority:
             while not self.permits.acquire(timeout=touch_every_s):
                 touch()
-                if self.monotonic() - started > hold_s:
+                waited_s += touch_every_s
+                if waited_s > hold_s:
                     return Deferred(touch_every_s)
-        waited_s = 0.0
         while True:
             found = self.limiter.reserve(
                 self.account, self.rate, messages, horizon_s=None if priority else HORIZON_S

@@ -156,7 +156,7 @@ class LocalCluster:
 
     def start_beat(self, *, wait: bool = True) -> None:
         """Start ``celery beat`` (the periodic tick); with ``wait``, until it runs."""
-        argv = beat_argv(schedule_path=self.config.workdir / "beat-schedule", loglevel="INFO")
+        argv = beat_argv(loglevel="INFO")
         self._spawn("beat", argv, ready_marker="beat: Starting")
         if wait:
             self.wait_ready()

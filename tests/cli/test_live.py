@@ -7,6 +7,7 @@ sandbox's record of accepted messages must agree with what ``smsq status`` says 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,18 @@ def test_watch_shows_a_bar_per_account_under_a_routed_campaign(
     info = _status(smsq, campaign_id)
     assert info["state"] == "completed" and info["recipients"] == {"sent": 50}, info
     assert len(sandbox.messages(account="aakashsms_v3")) == 30
+
+
+def test_send_delivers_one_message_ahead_and_waits_for_the_gateways_answer(
+    live: CliEnv, smsq: Smsq, sandbox: SandboxClient
+) -> None:
+    sent = smsq("send", "+977 9840099001", "--text", "Your code is 4821", "--account",
+                "aakashsms_v3", "--wait")  # fmt: skip
+    assert sent.code == 0, sent
+    assert re.fullmatch(r"message \d+ sent via aakashsms_v3\n", sent.out), sent.out
+    [message] = [m for m in sandbox.messages(account="aakashsms_v3") if m.msisdn == "9840099001"]
+    assert message.text == "Your code is 4821"
+    listed = smsq("status", "--json").json()
+    assert all(c["name"] != message.msisdn for c in listed)  # messages are not campaigns
+    refused = smsq("send", "12345", "--text", "x", "--account", "aakashsms_v3")
+    assert_one_line_error(refused, "no sendable number", "invalid")

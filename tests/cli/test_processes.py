@@ -93,7 +93,8 @@ def test_beat_starts_and_sends_the_tick(cli_env: CliEnv) -> None:
             time.sleep(0.1)
         assert beat.stop() == 0, beat.output()
     assert ticks[0]["headers"]["task"] == "smsq.tick"
-    assert (cli_env.tmp_path / "var").is_dir()  # beat keeps its schedule there
+    assert "scheduler -> celery.beat.Scheduler" in beat.output()
+    assert not (cli_env.tmp_path / "var").exists()  # in memory: beat writes no schedule file
 
 
 def test_submit_as_a_program_hands_the_campaign_to_the_broker(cli_env: CliEnv) -> None:

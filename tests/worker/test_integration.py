@@ -340,8 +340,10 @@ def test_two_workers_share_one_rate_limit(deployment: Deployment, sandbox: Sandb
     assert len(starts) == 80
     worst = max(sum(1 for t in starts if s <= t < s + 1.0) for s in starts)
     assert worst <= limit
+    # Not a speed claim (`make bench` measures pace): two workers that each waited for the other's
+    # whole share, or one that never got a slot, would send at half the limit or less.
     achieved = (len(starts) - 1) / (starts[-1] - starts[0])
-    assert achieved >= 0.9 * limit, achieved
+    assert achieved > 0.6 * limit, achieved
 
 
 def test_a_worker_killed_mid_campaign_loses_nothing_and_sends_nothing_twice(

@@ -65,8 +65,8 @@ def test_worker_and_beat_command_lines() -> None:
     assert argv[argv.index("-P") + 1] == "threads" and argv[argv.index("-c") + 1] == "4"
     only_send = worker_argv(accounts=["nepal"], concurrency=2, control=False)
     assert only_send[only_send.index("-Q") + 1] == "smsq.now.nepal,smsq.send.nepal"
-    beat = beat_argv(schedule_path="/tmp/s")
-    assert beat[-5:] == ["beat", "-s", "/tmp/s", "-l", "INFO"]
+    beat = beat_argv()
+    assert beat[-5:] == ["beat", "-S", "celery.beat:Scheduler", "-l", "INFO"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,149 @@
+"""Single messages: stored like a campaign's recipient, sent on the priority lane, and ahead
+of campaign batches at the account's door."""
+
+from __future__ import annotations
+
+import fakeredis
+import httpx
+import pytest
+
+from campaigns import get_campaign, get_message, send_message
+from campaigns.errors import InputError, NothingToSend
+from campaigns.messages import MessageNotFound
+from campaigns.routes import Route
+from worker import dispatch, keys, sending
+from worker.door import HORIZON_S, Deferred, Door, Turn, permits_for
+from worker.ratelimit import Rate, RateLimiter, spacing_s
+from worker.sending import Outcome
+
+from .conftest import Harness
+
+NEPAL = "aakashsms_v3"
+
+
+def v3_ok(request: httpx.Request) -> httpx.Response:
+    number = request.content.decode().split("to=")[1].split("&")[0]
+    valid = [{"mobile": number, "id": 4242, "network": "ntc", "credit": 1}]
+    return httpx.Response(200, json={"error": False, "data": {"valid": valid}})
+
+
+def test_a_message_is_stored_sent_on_the_priority_queue_and_read_back(h: Harness) -> None:
+    message_id = send_message(
+        "+977 984-1000001", "Your code is 4821", account=NEPAL, database_url=h.db_url,
+        accounts=h.accounts,
+    )  # fmt: skip
+    pending = get_message(message_id, database_url=h.db_url)
+    assert (pending.msisdn, pending.state, pending.account) == ("9841000001", "pending", NEPAL)
+    [ref] = dispatch.release(h.ctx(v3_ok), message_id)
+    assert ref.priority and ref.account == NEPAL
+    assert sending.send_batch(ref.batch_id, h.ctx(v3_ok)).outcome is Outcome.DONE
+    sent = get_message(message_id, database_url=h.db_url)
+    assert (sent.state, sent.provider_message_id, sent.network) == ("sent", "4242", "ntc")
+    assert sent.sent_at is not None and sent.finished_at is not None
+    assert get_campaign(message_id, database_url=h.db_url).state == "completed"
+
+
+def test_the_priority_queue_is_named_for_the_account() -> None:
+    assert keys.now_queue(NEPAL) == "smsq.now.aakashsms_v3" != keys.send_queue(NEPAL)
+
+
+def test_a_message_through_a_route_goes_to_its_prefixes_account(h: Harness) -> None:
+    route = Route.model_validate({"name": "r", "977": [NEPAL], "225": ["smspresto"]})
+    message_id = send_message(
+        "+2250701020304", "Bonjour", route=route, database_url=h.db_url, accounts=h.accounts
+    )
+    assert get_message(message_id, database_url=h.db_url).account == "smspresto"
+
+
+@pytest.mark.parametrize(
+    ("number", "error", "words"),
+    [
+        ("12345", NothingToSend, "invalid"),
+        ("+971501234567", NothingToSend, "no route"),
+    ],
+)
+def test_a_message_that_cannot_be_sent_is_an_error_naming_why(
+    h: Harness, number: str, error: type[Exception], words: str
+) -> None:
+    route = Route.model_validate({"name": "r", "977": [NEPAL]})
+    with pytest.raises(error, match=words):
+        send_message(number, "Hi", route=route, database_url=h.db_url, accounts=h.accounts)
+    with pytest.raises(InputError, match="exactly one of account and route"):
+        send_message("9841000001", "Hi", database_url=h.db_url, accounts=h.accounts)
+
+
+def test_a_campaign_id_is_not_a_message(h: Harness) -> None:
+    campaign_id = h.submit(NEPAL, ["9841000001"], text="Hi")
+    with pytest.raises(MessageNotFound, match=f"message {campaign_id} does not exist"):
+        get_message(campaign_id, database_url=h.db_url)
+
+
+class FakeTime:
+    """One clock for the limiter (µs) and the door (s); sleeping moves it."""
+
+    def __init__(self) -> None:
+        self.now_s = 1_700_000_000.0
+
+    def us(self) -> int:
+        return round(self.now_s * 1e6)
+
+    def sleep(self, seconds: float) -> None:
+        self.now_s += seconds
+
+
+def _door(rate_per_s: float = 100) -> tuple[Door, FakeTime]:
+    clock = FakeTime()
+    limiter = RateLimiter(fakeredis.FakeRedis(), clock_us=clock.us)
+    door = Door(
+        limiter, NEPAL, Rate(requests_per_s=rate_per_s), sleep=clock.sleep,
+        monotonic=lambda: clock.now_s,
+    )  # fmt: skip
+    return door, clock
+
+
+def _turn(door: Door, *, priority: bool) -> Turn | Deferred:
+    return door.turn(1, priority=priority, touch=lambda: None, touch_every_s=1.0, hold_s=5.0)
+
+
+def test_a_message_takes_the_next_moment_ahead_of_waiting_campaign_batches() -> None:
+    door, clock = _door()
+    held = []
+    for _ in range(permits_for(door.rate) - 1):  # campaign batches reserving ahead
+        turn = _turn(door, priority=False)
+        assert isinstance(turn, Turn)
+        held.append(turn)
+    ahead_s = held[-1].moment_s - clock.now_s
+    assert ahead_s <= HORIZON_S  # campaign batches never reserve beyond the horizon
+    message = _turn(door, priority=True)
+    assert isinstance(message, Turn)
+    # The message waits behind at most the horizon's worth, whatever else is queued.
+    assert message.moment_s - clock.now_s == pytest.approx(ahead_s + spacing_s(100), abs=1e-6)
+
+
+def test_a_late_request_reserves_a_new_moment_at_the_door() -> None:
+    door, clock = _door(rate_per_s=10)
+    turn = _turn(door, priority=False)
+    assert isinstance(turn, Turn)
+    first = turn.moment_s
+    clock.sleep(0.2)  # the claim took far longer than the tolerance
+    turn.at_door(1)
+    assert turn.moment_s > first + 0.1 and clock.now_s == pytest.approx(turn.moment_s)
+    turn.__exit__(None, None, None)
+
+
+def test_campaign_batches_beyond_the_permits_wait_in_process_then_give_up_their_turn() -> None:
+    door, clock = _door(rate_per_s=2)
+    for _ in range(permits_for(door.rate)):
+        assert isinstance(_turn(door, priority=False), Turn)  # permits never returned
+    started, touched = clock.now_s, []
+    waited = door.turn(
+        1, priority=False, touch=lambda: touched.append(1), touch_every_s=0.02, hold_s=0.1
+    )
+    assert isinstance(waited, Deferred)
+    assert clock.now_s == started  # a semaphore's wait, not a sleep: no Redis in between
+    assert len(touched) >= 5  # the batch was touched all along: held, not lost
+
+
+@pytest.fixture
+def h(harness: Harness) -> Harness:
+    return harness
