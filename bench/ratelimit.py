@@ -60,7 +60,7 @@ def _arrivals(sandbox: SandboxClient, expected: int) -> list[float]:
     while time.monotonic() < deadline:
         messages = sandbox.messages(account=ACCOUNT)
         if len(messages) >= expected:
-            return list({m.request_id: m.monotonic_s for m in messages}.values())
+            return list({m.request_id: m.arrival_s for m in messages}.values())
         time.sleep(0.2)
     raise TimeoutError(f"only {len(sandbox.messages(account=ACCOUNT))} of {expected} sent")
 

@@ -76,6 +76,12 @@ class SandboxClient:
         """The record index the next accepted message will get (for ``since_index``)."""
         return int(self._json("GET", "health")["messages"])
 
+    def requests(self, account: str) -> dict[str, int]:
+        """Send requests of ``account`` since the last reset: ``received``, ``accepted`` and
+        one count per fault that answered instead (``http_429``, ...)."""
+        counts: dict[str, int] = self._json("GET", "requests").get(account, {})
+        return counts
+
     def reset(self) -> None:
         """Clear the record, refill every balance, restore the faults given at start."""
         self._json("POST", "reset")

@@ -8,6 +8,8 @@ POST /_sandbox/reset                       clears the record, refills balances,
 GET  /_sandbox/faults                      the fault settings, ``next`` = counters left
 POST /_sandbox/faults                      replace them (JSON body, see faults.py);
                                            400 with the validation error if invalid
+GET  /_sandbox/requests                    {"<account>": {"received": N, "accepted": N,
+                                           "<fault kind>": N}}: send requests since reset
 GET  /_sandbox/accounts                    {"accounts": [{name, provider, sender, balance}]}
 POST /_sandbox/balances                    {"<account>": <balance>, ...} sets balances (until
                                            the next reset); 400 naming an unknown account
@@ -34,6 +36,7 @@ def handle(req: Request, state: SandboxState) -> Reply:
         ("GET", "faults"): _faults,
         ("POST", "faults"): _set_faults,
         ("GET", "accounts"): _accounts,
+        ("GET", "requests"): _requests,
         ("POST", "balances"): _set_balances,
     }
     route = routes.get((req.method, name))
@@ -57,6 +60,10 @@ def _messages(req: Request, state: SandboxState) -> Reply:
     found = state.record.since(max(since, 0), query.get("account") or None)
     body = {"next_index": len(state.record.messages), "messages": [m.to_json() for m in found]}
     return json_reply(body)
+
+
+def _requests(req: Request, state: SandboxState) -> Reply:
+    return json_reply({name: dict(counts) for name, counts in state.requests.items()})
 
 
 def _reset(req: Request, state: SandboxState) -> Reply:

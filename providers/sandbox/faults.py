@@ -27,7 +27,8 @@ the gateway accepted; a refused request leaves its ``next`` counter untouched.
 Faults apply to send requests only (valid or not: a before-accept fault strikes before
 validation); latency applies to every gateway request. A request whose credentials match no
 demo account meets only the global scope. The ceiling counts the account's send requests
-let through in the last second; those it refuses do not count. An account scope's
+let through in the last second, at their arrival (before the latency); those it refuses do
+not count. An account scope's
 ``latency_ms``, ``hold_s``, ``rate_ceiling_per_s`` and per-kind ``rates`` override the
 global ones; its ``next`` counters are consumed before the global ones; ``fail_numbers``
 add up. ``next`` counters win over rates, and one request suffers at most one fault.

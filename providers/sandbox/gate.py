@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 
 from providers._accounts import ProviderName
 from providers.sandbox.accounts import DemoAccount
@@ -35,18 +34,23 @@ class Gate:
         self, req: Request, account: DemoAccount | None, provider: ProviderName, *, send: bool
     ) -> Reply | None:
         """None to let the gateway handle the request, or the fault reply that replaces it."""
+        if send:
+            self.state.count(account, "received")
         faults = self.state.faults
         if not faults.active:
             return None
         name = account.name if account is not None else None
+        # Decided at arrival, as a gateway counts its ceiling; the answer, refusal or not,
+        # comes back after the latency.
+        now, later = faults.before_accept(name, req.arrived_s) if send else (None, None)
         latency_s = faults.latency_s(name)
         if latency_s > 0:
             await asyncio.sleep(latency_s)
-        if not send:
-            return None
-        now, later = faults.before_accept(name, time.monotonic())
         req.rolled_fault = later
-        return None if now is None else before_accept_reply(now, provider)
+        if now is None:
+            return None
+        self.state.count(account, now.value)
+        return before_accept_reply(now, provider)
 
     def finish(self, req: Request, outcome: Outcome) -> Reply:
         """The reply to send: the handler's, or its accepted drafts committed and answered."""
@@ -54,7 +58,8 @@ class Gate:
             if outcome.reply is None:
                 raise ValueError("an outcome needs a reply or a render")
             return outcome.reply
-        reply = outcome.render(self.state.commit(outcome))
+        reply = outcome.render(self.state.commit(outcome, arrival_s=req.arrived_s))
+        self.state.count(outcome.account, "accepted")
         faults = self.state.faults
         if not faults.active:
             return reply

@@ -35,8 +35,10 @@ class RecordedMessage:
     sender: str | None
     segments: int
     credits: float
-    wall_time: float  # seconds since the epoch
-    monotonic_s: float  # the sandbox host's CLOCK_MONOTONIC, comparable across local processes
+    wall_time: float  # seconds since the epoch, when accepted
+    monotonic_s: float  # when accepted: the sandbox host's CLOCK_MONOTONIC, comparable across
+    # local processes; after the added latency, as the sender sees its answer begin
+    arrival_s: float  # when the request's first byte arrived (same clock): what a ceiling counts
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object ``GET /_sandbox/messages`` lists."""
@@ -67,12 +69,20 @@ class Recorder:
         self._next_seq = FIRST_MESSAGE_ID
 
     def add(
-        self, account: str, provider: str, drafts: Sequence[Draft], ids: MessageIds = sequence_id
+        self,
+        account: str,
+        provider: str,
+        drafts: Sequence[Draft],
+        ids: MessageIds = sequence_id,
+        *,
+        arrival_s: float | None = None,
     ) -> list[RecordedMessage]:
-        """Record ``drafts`` as accepted by one request now; returns them with their ids."""
+        """Record ``drafts`` as accepted now by one request that arrived at ``arrival_s``
+        (default: now); returns them with their ids."""
         request_id = self._next_request_id
         self._next_request_id += 1
         wall, mono = time.time(), time.monotonic()
+        arrived = mono if arrival_s is None else arrival_s
         index, seq = len(self.messages), self._next_seq
         added = [
             RecordedMessage(
@@ -88,6 +98,7 @@ class Recorder:
                 d.credits,
                 wall,
                 mono,
+                arrived,
             )  # fmt: skip
             for i, d in enumerate(drafts)
         ]

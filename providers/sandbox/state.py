@@ -6,6 +6,7 @@ and nothing awaits between a gateway's validation and the commit of what it acce
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -44,6 +45,16 @@ class SandboxState:
         self.faults = Faults(faults)
         self.record = Recorder()
         self.balances = {a.name: a.balance for a in accounts}
+        # account -> {"received": n, "accepted": n, "<fault kind>": n}: send requests only
+        self.requests: dict[str, Counter[str]] = {}
+
+    def count(self, account: DemoAccount | None, what: str) -> None:
+        """Count one send request of ``account`` (unknown credentials count under "")."""
+        name = account.name if account is not None else ""
+        counts = self.requests.get(name)
+        if counts is None:
+            counts = self.requests[name] = Counter()
+        counts[what] += 1
 
     def find(self, provider: ProviderName, key: str) -> DemoAccount | None:
         """The account of ``provider`` whose identifying credential is ``key``."""
@@ -53,13 +64,15 @@ class SandboxState:
         """What ``account`` has left: credits, or BDT for AamarSMS."""
         return self.balances[account.name]
 
-    def commit(self, outcome: Outcome) -> list[RecordedMessage]:
-        """Record the outcome's drafts as accepted and charge the account for them."""
+    def commit(self, outcome: Outcome, *, arrival_s: float | None = None) -> list[RecordedMessage]:
+        """Record the outcome's drafts as accepted (their request arrived at ``arrival_s``)
+        and charge the account for them."""
         account = outcome.account
         if account is None:
             raise ValueError("only an identified account can accept messages")
         self.balances[account.name] -= sum(d.credits for d in outcome.drafts)
-        return self.record.add(account.name, outcome.provider, outcome.drafts, outcome.message_ids)
+        drafts, ids = outcome.drafts, outcome.message_ids
+        return self.record.add(account.name, outcome.provider, drafts, ids, arrival_s=arrival_s)
 
     def set_faults(self, settings: FaultSettings) -> None:
         """Replace the faults: counters start again from the new settings."""
@@ -68,5 +81,6 @@ class SandboxState:
     def reset(self) -> None:
         """Forget the record, refill the balances, and restore the faults given at start."""
         self.record.clear()
+        self.requests.clear()
         self.balances = {a.name: a.balance for a in self.accounts.values()}
         self.faults = Faults(self.initial_faults)

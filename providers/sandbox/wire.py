@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,8 @@ class Request:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: bytes = b""
     client_ip: str = ""
+    # When the first byte arrived (CLOCK_MONOTONIC): where a gateway counts its rate ceiling.
+    arrived_s: float = field(default_factory=time.monotonic)
     # A rate-drawn fault that can only happen once the gateway has accepted (set by the gate).
     rolled_fault: str | None = None
     _query: dict[str, str] | None = None
@@ -108,6 +111,7 @@ def html_reply(status: int, title: str, *, extra: tuple[tuple[bytes, bytes], ...
 
 async def read_request(scope: Scope, receive: Receive) -> Request | None:
     """The request of an ASGI ``http`` scope with its body, or None when the body is too big."""
+    arrived_s = time.monotonic()
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -127,6 +131,7 @@ async def read_request(scope: Scope, receive: Receive) -> Request | None:
         headers=scope.get("headers", []),
         body=chunks[0] if len(chunks) == 1 else b"".join(chunks),
         client_ip=client[0] if client else "",
+        arrived_s=arrived_s,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -145,6 +146,9 @@ def test_rate_ceiling_per_account(http: httpx.Client, sandbox: SandboxClient) ->
     time.sleep(1.05)
     assert statuses(http, 1) == [200]
     assert len(sandbox.messages(account="aakashsms_v1")) == 12
+    assert sandbox.requests("aakashsms_v1") == {"received": 9, "accepted": 6, "http_429": 3}
+    sandbox.reset()
+    assert sandbox.requests("aakashsms_v1") == {}
 
 
 def test_latency(http: httpx.Client, sandbox: SandboxClient) -> None:
@@ -152,6 +156,23 @@ def test_latency(http: httpx.Client, sandbox: SandboxClient) -> None:
     started = time.monotonic()
     send_v1(http)
     assert time.monotonic() - started >= 0.15
+    [message, _] = sandbox.messages()
+    assert started <= message.arrival_s <= message.monotonic_s - 0.145  # asyncio wakes ~1 ms early
+
+
+def test_the_ceiling_counts_arrivals_not_answers(
+    http: httpx.Client, sandbox: SandboxClient
+) -> None:
+    # Arrivals 0.5 s apart, answers 0.6 s after each: counted at the answer, the two would
+    # fall in different seconds; a gateway counts them where they arrive, in the same one.
+    sandbox.set_faults(account="aakashsms_v1", rate_ceiling_per_s=1, latency_ms=600)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(send_v1, http)
+        time.sleep(0.5)
+        second = pool.submit(send_v1, http)
+        codes = [first.result().status_code, second.result().status_code]
+    assert codes == [200, 429]
+    assert len(sandbox.messages(account="aakashsms_v1")) == 2  # the first request's two numbers
 
 
 @pytest.mark.parametrize(
