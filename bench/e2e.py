@@ -23,22 +23,19 @@ import json
 import math
 import os
 import random
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
 from psycopg import sql
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
+from bench.measure import scalar, wait_campaign, wait_until
 from campaigns import submit_campaign
 from campaigns.db import dispose_engines, get_engine, session
 from campaigns.models import Campaign, CampaignState, Recipient, RecipientState
@@ -98,35 +95,13 @@ def _numbers(start: int, count: int) -> list[str]:
     return [f"22507{block}{i:07d}" for i in random.Random(start).sample(range(10**7), count)]
 
 
-def _scalar(db_url: str, query: str, *params: object) -> Any:
-    """One value, read without taking SQLite's write lock (campaigns.db begins every SQLite
-    transaction IMMEDIATE; a poller doing that would queue behind, and slow, the workers).
-    """
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite":
-        with closing(sqlite3.connect(url.database or "", isolation_level=None)) as conn:
-            return conn.execute(query.replace("%s", "?"), params).fetchone()[0]
-    with get_engine(db_url).connect() as conn:
-        return conn.exec_driver_sql(query, params).scalar_one()
-
-
-def _wait_until(db_url: str, query: str, params: tuple[object, ...], done: Any) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        if _scalar(db_url, query, *params) == done:
-            return
-        time.sleep(0.02)
-    raise TimeoutError(f"not done after {TIMEOUT_S}s: {query} {params}")
-
-
 def _wait_completed(db_url: str, campaign_id: int) -> None:
-    query = "SELECT state FROM campaigns WHERE id = %s"
-    _wait_until(db_url, query, (campaign_id,), CampaignState.COMPLETED)
+    wait_campaign(db_url, campaign_id, CampaignState.COMPLETED, TIMEOUT_S)
 
 
 def _wait_outcomes(db_url: str, campaign_id: int, count: int) -> None:
     query = "SELECT count(*) FROM recipients WHERE campaign_id = %s AND state = 'sent'"
-    _wait_until(db_url, query, (campaign_id,), count)
+    wait_until(db_url, query, (campaign_id,), count, TIMEOUT_S)
 
 
 def _campaign_run(cluster: LocalCluster, db_url: str, start: int) -> dict[str, float]:
@@ -152,7 +127,7 @@ def _campaign_run(cluster: LocalCluster, db_url: str, start: int) -> dict[str, f
 
 def _check_all_sent(db_url: str, campaign_id: int) -> None:
     query = "SELECT count(*) FROM recipients WHERE campaign_id = %s AND state = 'sent'"
-    sent = _scalar(db_url, query, campaign_id)
+    sent = scalar(db_url, query, campaign_id)
     if sent != NUMBERS:
         raise AssertionError(f"only {sent} of {NUMBERS} numbers sent")
 

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.measure import achieved_per_s, request_arrivals, window_excess
 from campaigns import submit_campaign
 from providers import Account
 from providers.sandbox.accounts import sandbox_accounts
@@ -33,34 +34,12 @@ ACCOUNT = "aakashsms_v3"
 TIMEOUT_S = 120.0
 
 
-def window_excess(arrivals_s: list[float], limit: float, window_s: float = 1.0) -> float:
-    """The most arrivals in any window ``[t, t + window_s)`` starting at an arrival, minus
-    ``limit`` (a window that starts anywhere else holds no more than one that starts at
-    its first arrival).
-    """
-    times = sorted(arrivals_s)
-    most, end = 0, 0
-    for start, t in enumerate(times):
-        while end < len(times) and times[end] < t + window_s:
-            end += 1
-        most = max(most, end - start)
-    return most - limit
-
-
-def achieved_per_s(arrivals_s: list[float]) -> float:
-    """Requests per second between the first and the last arrival."""
-    times = sorted(arrivals_s)
-    if len(times) < 2 or times[-1] == times[0]:
-        return 0.0
-    return (len(times) - 1) / (times[-1] - times[0])
-
-
 def _arrivals(sandbox: SandboxClient, expected: int) -> list[float]:
     deadline = time.monotonic() + TIMEOUT_S
     while time.monotonic() < deadline:
         messages = sandbox.messages(account=ACCOUNT)
         if len(messages) >= expected:
-            return list({m.request_id: m.arrival_s for m in messages}.values())
+            return request_arrivals(messages)
         time.sleep(0.2)
     raise TimeoutError(f"only {len(sandbox.messages(account=ACCOUNT))} of {expected} sent")
 

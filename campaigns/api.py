@@ -20,7 +20,7 @@ from campaigns.bulk import DbSink
 from campaigns.control import cancel_campaign, pause_campaign, resume_campaign, retry_failed
 from campaigns.db import get_engine
 from campaigns.errors import InputError
-from campaigns.handoff import notify
+from campaigns.handoff import notify, send_now
 from campaigns.models import AccountState, CampaignKind, CampaignState
 from campaigns.planning import NullSink, Planner, Tally
 from campaigns.recipients_input import Recipients, RowSource
@@ -28,7 +28,7 @@ from campaigns.routes import Route
 from campaigns.spec import DEFAULT_MAX_SEGMENTS, CampaignSpec, Lane, build_spec
 from campaigns.status import CampaignInfo, RecipientInfo, get_campaign, iter_recipients
 from campaigns.suppression import SuppressionLookup, suppress, unsuppress
-from campaigns.tables import CAMPAIGN_ACCOUNTS, CAMPAIGNS
+from campaigns.tables import BATCHES, CAMPAIGN_ACCOUNTS, CAMPAIGNS
 from providers import Account
 
 __all__ = [
@@ -166,14 +166,17 @@ def submit_spec(
     planner = Planner(spec)
     with RowSource(recipients, spec.names) as rows:
         try:
-            campaign_id = _plan_and_store(engine, spec, planner, rows, kind)
+            campaign_id, ready = _plan_and_store(engine, spec, planner, rows, kind)
         except IntegrityError:
             # A concurrent submit with the same key committed first: return its campaign.
             winner = _campaign_by_key(engine, key) if key else None
             if winner is None:
                 raise
             return winner
-    notify(campaign_id)
+    if ready is not None:
+        send_now(campaign_id, *ready)
+    else:
+        notify(campaign_id)
     return campaign_id
 
 
@@ -240,7 +243,10 @@ def _account_estimate(
 
 def _plan_and_store(
     engine: Engine, spec: CampaignSpec, planner: Planner, rows: RowSource, kind: CampaignKind
-) -> int:
+) -> tuple[int, tuple[int, str] | None]:
+    """Store the plan; the campaign id and, for a single message due now, its batch (id,
+    account), released in the same transaction: it needs no dispatch step."""
+    now_message = kind == CampaignKind.MESSAGE and spec.send_at <= datetime.now(UTC)
     with engine.begin() as conn:
         campaign_id = _insert_campaign(conn, spec, kind)
         with DbSink(conn, campaign_id) as sink:
@@ -249,7 +255,8 @@ def _plan_and_store(
             update(CAMPAIGNS)
             .where(CAMPAIGNS.c.id == campaign_id)
             .values(
-                state=CampaignState.SCHEDULED,
+                state=CampaignState.RUNNING if now_message else CampaignState.SCHEDULED,
+                started_at=datetime.now(UTC) if now_message else None,
                 recipients_total=tally.rows,
                 batches_total=tally.batches,
                 credits_planned=tally.credits,
@@ -257,7 +264,14 @@ def _plan_and_store(
             )
         )
         _insert_accounts(conn, campaign_id, spec, tally)
-    return campaign_id
+        ready = None
+        if now_message:
+            batch = select(BATCHES.c.id, BATCHES.c.account).where(
+                BATCHES.c.campaign_id == campaign_id
+            )
+            batch_id, account = conn.execute(batch).one()
+            ready = (batch_id, account)
+    return campaign_id, ready
 
 
 def _insert_campaign(conn: Connection, spec: CampaignSpec, kind: CampaignKind) -> int:

@@ -80,6 +80,15 @@ def resume_campaign(
         if new_state == CS.RUNNING:
             values["started_at"] = func.coalesce(CAMPAIGNS.c.started_at, now)
         _compare_and_set(conn, campaign_id, (CS.PAUSED,), "resume", **values)
+        # Their messages were dropped while the campaign was paused: enqueue them again.
+        conn.execute(
+            update(BATCHES)
+            .where(
+                BATCHES.c.campaign_id == campaign_id,
+                BATCHES.c.state.in_((BatchState.PENDING, BatchState.RETRY_WAIT)),
+            )
+            .values(updated_at=None)
+        )
     notify(campaign_id)
     return new_state
 

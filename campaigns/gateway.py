@@ -57,7 +57,8 @@ def resolve_account(account: str | Account, accounts: Mapping[str, Account] | No
     if found is None:
         names = ", ".join(sorted(known)) or "none configured"
         raise UnknownAccount(f"account {account!r} is not configured (known: {names})")
-    return found if found.name else found.model_copy(update={"name": account})
+    # The configuration's key is the name batches carry and workers' queues are named by.
+    return found if found.name == account else found.model_copy(update={"name": account})
 
 
 def gateway_for(account: Account) -> Gateway:

@@ -14,12 +14,39 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 _dispatcher: Callable[[int], None] | None = None
+_sender: Callable[[int, int, str], None] | None = None
 
 
 def set_dispatcher(fn: Callable[[int], None] | None) -> None:
     """Install the function called with a campaign id when it has work (None removes it)."""
     global _dispatcher
     _dispatcher = fn
+
+
+def set_sender(fn: Callable[[int, int, str], None] | None) -> None:
+    """Install the function that puts a single message's batch straight on its account's
+    queue, called with (campaign id, batch id, account); None removes it."""
+    global _sender
+    _sender = fn
+
+
+def send_now(campaign_id: int, batch_id: int, account: str) -> None:
+    """Hand a single message's batch to the worker at once (no dispatch task in between: one
+    broker message per message). Without a sender, ``notify``; if it fails, a warning: the
+    tick's lost-batch sweep enqueues the batch of a running campaign that has no message."""
+    fn = _sender
+    if fn is None:
+        notify(campaign_id)
+        return
+    try:
+        fn(campaign_id, batch_id, account)
+    except Exception as exc:  # committed already: never fail the call, the tick recovers it
+        log.warning(
+            "message %d: hand-off to the worker failed (%s: %s); the periodic tick will send it",
+            campaign_id,
+            type(exc).__name__,
+            exc,
+        )
 
 
 def notify(campaign_id: int) -> None:

@@ -61,7 +61,9 @@ def install_log_redaction(*logger_names: str) -> None:
     the secrets of every URL a record still holds (DESIGN.md invariant 11)."""
     for name in (*QUIET_LOGGERS, *logger_names):
         logger = logging.getLogger(name)
-        if name in QUIET_LOGGERS and logger.getEffectiveLevel() < logging.WARNING:
+        # The logger's own level, not its effective one: Celery lowers the root logger to
+        # INFO after this runs at worker start, and an unset level would follow it down.
+        if name in QUIET_LOGGERS and logger.level < logging.WARNING:
             logger.setLevel(logging.WARNING)
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,6 +52,7 @@ from providers import (
 
 PATH = "/sms/v3/send"
 UNRECOGNIZED = "error"  # code kept on numbers failed by an error message we cannot map
+_NOT_DIGIT = re.compile(r"[^0-9]")
 
 ERROR_CODES: CodeTable = {
     "invalid_token": (ErrorKind.ACCOUNT, "The provided Auth Token is not valid."),
@@ -124,36 +124,38 @@ def national(mobile: object) -> str | None:
     """A mobile as the gateway echoes it, reduced to our 10-digit national form."""
     if isinstance(mobile, bool) or not isinstance(mobile, int | str):
         return None
-    digits = "".join(ch for ch in str(mobile) if ch.isascii() and ch.isdigit())
+    text = str(mobile)
+    # Nearly every echo is plain digits already; the regex is for "+977 984-...".
+    digits = text if text.isascii() and text.isdigit() else _NOT_DIGIT.sub("", text)
     if len(digits) == 13 and digits.startswith("977"):
         return digits[3:]
     return digits or None
 
 
 def _per_number(batch: Batch, data: dict[str, Any]) -> list[NumberResult]:
-    found: dict[str, NumberResult] = {}
+    found: dict[str, tuple[ResultState, dict[str, Any]]] = {}
     # Invalid first, valid second: a number in both lists ends SENT.
     for listed, state in (("invalid", ResultState.FAILED), ("valid", ResultState.SENT)):
         entries = data.get(listed)
         for entry in entries if isinstance(entries, list) else ():
             key = national(entry.get("mobile")) if isinstance(entry, dict) else None
             if key is not None:
-                found[key] = _entry_result(key, state, entry)
+                found[key] = (state, entry)
     results = []
     for msisdn in batch.msisdns:
         hit = found.get(national(msisdn) or msisdn)
         if hit is None:
             results.append(NumberResult(msisdn, ResultState.UNKNOWN, message="in no result list"))
         else:
-            results.append(replace(hit, msisdn=msisdn))
+            results.append(_entry_result(msisdn, *hit))
     return results
 
 
-def _entry_result(key: str, state: ResultState, entry: dict[str, Any]) -> NumberResult:
+def _entry_result(msisdn: str, state: ResultState, entry: dict[str, Any]) -> NumberResult:
     status = _as_str(entry.get("status"))
     ident = entry.get("id")
     return NumberResult(
-        key,
+        msisdn,
         state,
         provider_message_id=str(ident) if _is_plain(ident) else None,
         network=_as_str(entry.get("network")),

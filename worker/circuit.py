@@ -11,6 +11,8 @@ else to go.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -32,6 +34,7 @@ local since = tonumber(redis.call('HGET', KEYS[1], 'since'))
 return {failures, now - since}
 """
 KEEP_S = 3600  # a streak no request has touched for an hour is forgotten
+CLEAR_EVERY_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +55,15 @@ class Trip:
 class Circuits:
     """Every account's circuit, over one Redis connection pool."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, monotonic: Callable[[], float] = time.monotonic):
         self._client = client
         self._fail = client.register_script(_FAIL)
+        self._monotonic = monotonic
+        self._cleared_at: dict[str, float] = {}  # account -> when this process last cleared it
 
     def not_accepted(self, account: str, failures_to_open: int, open_after_s: float) -> Trip | None:
         """Count one send the gateway did not accept; the Trip when the circuit is open."""
+        self._cleared_at.pop(account, None)  # the next acceptance must clear the streak
         failures, elapsed_us = self._fail(keys=[keys.circuit(account)], args=["", KEEP_S])
         elapsed_s = float(elapsed_us) / 1e6
         if int(failures) >= failures_to_open or elapsed_s >= open_after_s:
@@ -65,5 +71,15 @@ class Circuits:
         return None
 
     def accepted(self, account: str) -> None:
-        """The gateway accepted a request: the account's streak is over."""
+        """The gateway accepted a request: the account's streak is over.
+
+        A busy account is accepted a hundred times a second; after a failure seen here the
+        streak is cleared at once, otherwise at most every ``CLEAR_EVERY_S``: failures other
+        processes count meanwhile may go on that much longer before this success ends them.
+        """
+        now = self._monotonic()
+        cleared = self._cleared_at.get(account)
+        if cleared is not None and now - cleared < CLEAR_EVERY_S:
+            return
         self._client.delete(keys.circuit(account))
+        self._cleared_at[account] = now

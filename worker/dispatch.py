@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from amqp.exceptions import ChannelError, NotFound
 from celery import Celery
 from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, true, update
 
-from campaigns.handoff import set_dispatcher
+from campaigns.handoff import set_dispatcher, set_sender
 from campaigns.models import Batch, BatchState, Campaign, CampaignKind, CampaignState, PauseKind
 from worker import keys, store
 from worker.clock import as_utc
@@ -57,7 +57,7 @@ def release(ctx: WorkerContext, campaign_id: int) -> list[BatchRef]:
         if state == CampaignState.SCHEDULED and campaign_id in due_campaigns(conn, now):
             return release_due(conn, campaign_id, now) or []
         if state == CampaignState.RUNNING:  # resumed, or failures re-planned
-            return sendable_batches(conn, campaign_id, now, ctx.timings.tick_interval_s)
+            return sendable_batches(conn, campaign_id, now, unqueued_only=True)
     return []
 
 
@@ -111,21 +111,22 @@ def release_due(conn: Connection, campaign_id: int, now: datetime) -> list[Batch
 
 
 def sendable_batches(
-    conn: Connection, campaign_id: int, now: datetime, fresh_s: float = 0.0
+    conn: Connection, campaign_id: int, now: datetime, *, unqueued_only: bool = False
 ) -> list[BatchRef]:
     """Pending and retry_wait batches of a campaign, marked as just enqueued.
 
-    Batches enqueued less than ``fresh_s`` ago are left out: they have their message (a
-    dispatch arriving just after the tick released the campaign must not double it).
+    With ``unqueued_only``, only batches never enqueued (``updated_at`` is NULL: new, or
+    reset by a resume): a dispatch that arrives after the tick released the campaign, however
+    late behind a busy worker's tasks, must not double every batch. A batch whose message
+    was lost is the lost-batch sweep's (``worker.recovery``).
     """
-    fresh_since = now - timedelta(seconds=fresh_s)
     kind = conn.execute(select(Campaign.kind).where(Campaign.id == campaign_id)).scalar_one()
     rows = conn.execute(
         update(Batch)
         .where(
             Batch.campaign_id == campaign_id,
             Batch.state.in_((BatchState.PENDING, BatchState.RETRY_WAIT)),
-            or_(Batch.updated_at.is_(None), Batch.updated_at <= fresh_since),
+            Batch.updated_at.is_(None) if unqueued_only else true(),
         )
         .values(updated_at=now)
         .returning(Batch.id, Batch.seq, Batch.next_attempt_at, Batch.account)
@@ -177,6 +178,11 @@ class Dispatcher:
         }
         self.app.send_task(keys.DISPATCH_CAMPAIGN_TASK, (campaign_id,), **options)
 
+    def send_now(self, campaign_id: int, batch_id: int, account: str) -> None:
+        """Publish a single message's batch on its account's priority queue (the hand-off's
+        sender: the message was released as it was stored)."""
+        self.enqueue([BatchRef(batch_id, campaign_id, account, priority=True)])
+
     def queue_depth(self, account: str) -> int | None:
         """Messages ready in the account's queues, batches and single messages (Redis or AMQP
         alike); None if unknown."""
@@ -186,12 +192,16 @@ class Dispatcher:
     def _depth(self, queue: str) -> int | None:
         try:
             with self.app.connection_for_read() as conn:
+                # One try: the tick asks every account's queues and must not hang on a
+                # broker that is down (kombu's default retries for about 12 s).
+                conn.ensure_connection(max_retries=1)
                 channel: Any = conn.default_channel  # kombu's stubs omit queue_declare
                 return int(channel.queue_declare(queue=queue, passive=True).message_count)
         except ChannelError as exc:
             # NOT_FOUND: nobody declared the queue (yet, or since Redis restarted empty), so
             # nothing is in it. AMQP raises NotFound; kombu's Redis transport a ChannelError 404.
-            if isinstance(exc, NotFound) or getattr(exc, "reply_code", None) == 404:
+            # (amqp's exceptions carry the code as kombu gives it: the string "404".)
+            if isinstance(exc, NotFound) or str(getattr(exc, "reply_code", "")) == "404":
                 return 0
             log.info("queue depth of %s unknown: %s", queue, exc)
             return None
@@ -201,17 +211,20 @@ class Dispatcher:
 
 
 def install(app: Celery | None = None) -> Dispatcher:
-    """Make ``campaigns.handoff.notify`` publish through ``app`` (default: the process's app,
-    configured from settings); returns the dispatcher. ``uninstall()`` undoes it."""
+    """Make ``campaigns.handoff.notify`` and ``send_now`` publish through ``app`` (default:
+    the process's app, configured from settings); returns the dispatcher. ``uninstall()``
+    undoes it."""
     if app is None:
         from worker.celery_app import app as default_app
 
         app = default_app
     dispatcher = Dispatcher(app)
     set_dispatcher(dispatcher.notify)
+    set_sender(dispatcher.send_now)
     return dispatcher
 
 
 def uninstall() -> None:
     """Stop handing campaigns off from this process (the tick still releases them)."""
     set_dispatcher(None)
+    set_sender(None)

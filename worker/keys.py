@@ -53,6 +53,11 @@ def throttle(account: str) -> str:
     return f"{PREFIX}rl:{{{account}}}:throttle"
 
 
+def queue_empty_since(account: str) -> str:
+    """When the lost-batch sweep first saw the account's queues empty (epoch seconds)."""
+    return f"{PREFIX}empty-since:{account}"
+
+
 def circuit(account: str) -> str:
     """Requests of the account not accepted since its last accepted one: count and since."""
     return f"{PREFIX}circuit:{{{account}}}"

@@ -3,7 +3,9 @@
 Called by the tick. A batch stops moving when its broker message is lost (Redis restarted
 empty, a worker died holding a retry's countdown) or its worker dies mid-send:
 
-- pending, idle for a few ticks while its account's queue is empty: enqueued again;
+- pending, idle for a few ticks while its account's queue has been empty as long: enqueued
+  again (a batch delivered from the queue's tail is touched by its worker within a tick, so
+  a queue only just emptied says nothing yet);
 - retry_wait, overdue by ``stale_after_s``: enqueued again;
 - claimed (never in flight) past ``stale_after_s``: back to pending;
 - in flight past ``stale_after_s``: resolved, its numbers ``unknown``, or ``sent`` where the
@@ -34,7 +36,7 @@ from campaigns.models import (
 from campaigns.models import RecipientState as RS
 from providers import ArchiveEntry
 from providers.registry import get_adapter
-from worker import store
+from worker import keys, store
 from worker.clock import as_utc
 from worker.context import WorkerContext
 from worker.reconcile import has_archive, read_archive, sent_numbers
@@ -43,6 +45,7 @@ from worker.store import BatchRef
 
 REQUEUE_AFTER_TICKS = 3  # a pending batch idle this many ticks with an empty queue was lost
 
+EMPTY_SINCE_KEEP_S = 3600  # an hour-long lull starts counting again (three more ticks)
 QueueDepth = Callable[[str], int | None]  # account -> ready messages in its queue (None: unknown)
 
 
@@ -113,13 +116,17 @@ def requeue_lost(ctx: WorkerContext, now: datetime, queue_depth: QueueDepth) -> 
     the final update is a compare-and-set, so a batch claimed meanwhile is left alone.
     """
     candidates = _lost_candidates(ctx, now)
-    depth = {account: queue_depth(account) for account in {c[3] for c in candidates}}
+    idle_s = ctx.timings.tick_interval_s * REQUEUE_AFTER_TICKS
+    empty = {
+        account: _empty_for_s(ctx, account, queue_depth(account), now) >= idle_s
+        for account in {c[3] for c in candidates}
+    }
     # A pending batch waits its turn while its account's queue still holds messages; an
     # overdue retry has no message in the queue (its countdown was held by a worker).
     wanted = {
         batch_id: BatchRef(batch_id, campaign_id, account, priority=kind == CampaignKind.MESSAGE)
         for batch_id, campaign_id, state, account, kind in candidates
-        if state != BatchState.PENDING or not depth[account]
+        if state != BatchState.PENDING or empty[account]
     }
     if not wanted:
         return []
@@ -138,6 +145,21 @@ def requeue_lost(ctx: WorkerContext, now: datetime, queue_depth: QueueDepth) -> 
             .all()
         )
     return [wanted[batch_id] for batch_id in sorted(marked)]
+
+
+def _empty_for_s(ctx: WorkerContext, account: str, depth: int | None, now: datetime) -> float:
+    """How long the account's queues have been seen empty (an unknown depth counts as empty);
+    0 while they hold messages. Without Redis, as long as can be."""
+    if ctx.redis is None:
+        return float("inf") if not depth else 0.0
+    key = keys.queue_empty_since(account)
+    if depth:
+        ctx.redis.delete(key)
+        return 0.0
+    now_s = now.timestamp()
+    ctx.redis.set(key, repr(now_s), nx=True, ex=EMPTY_SINCE_KEEP_S)
+    since = ctx.redis.get(key)
+    return now_s - float(since) if since is not None else 0.0
 
 
 def _lost_candidates(

@@ -151,13 +151,6 @@ def _lift_window_pause(conn: Connection, campaign_id: int, now: datetime) -> boo
 
 
 def _complete_finished(conn: Connection, now: datetime) -> int:
-    ids = (
-        conn.execute(
-            select(Campaign.id).where(
-                Campaign.state.in_((CampaignState.RUNNING, CampaignState.PAUSED))
-            )
-        )
-        .scalars()
-        .all()
-    )
-    return sum(store.complete_if_done(conn, campaign_id, now) for campaign_id in ids)
+    # One statement for every campaign: a burst of single messages is thousands of running
+    # campaigns, and one compare-and-set each cost the tick most of a core.
+    return store.complete_all_done(conn, now)

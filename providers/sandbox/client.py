@@ -72,6 +72,10 @@ class SandboxClient:
         data = self._json("GET", "messages", params=params)
         return [RecordedMessage.from_json(m) for m in data["messages"]]
 
+    def pid(self) -> int:
+        """The sandbox's process id (the benchmarks count its CPU time)."""
+        return int(self._json("GET", "health")["pid"])
+
     def next_index(self) -> int:
         """The record index the next accepted message will get (for ``since_index``)."""
         return int(self._json("GET", "health")["messages"])

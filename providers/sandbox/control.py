@@ -1,6 +1,6 @@
 """The sandbox's own endpoints under ``/_sandbox/``: record, reset, faults, balances, health.
 
-GET  /_sandbox/health                      {"ok": true, "messages": N}
+GET  /_sandbox/health                      {"ok": true, "messages": N, "pid": P}
 GET  /_sandbox/messages[?account=&since_index=]
                                            {"next_index": N, "messages": [...]}
 POST /_sandbox/reset                       clears the record, refills balances,
@@ -16,6 +16,8 @@ POST /_sandbox/balances                    {"<account>": <balance>, ...} sets ba
 """
 
 from __future__ import annotations
+
+import os
 
 from pydantic import ValidationError
 
@@ -48,7 +50,7 @@ def handle(req: Request, state: SandboxState) -> Reply:
 
 
 def _health(req: Request, state: SandboxState) -> Reply:
-    return json_reply({"ok": True, "messages": len(state.record.messages)})
+    return json_reply({"ok": True, "messages": len(state.record.messages), "pid": os.getpid()})
 
 
 def _messages(req: Request, state: SandboxState) -> Reply:

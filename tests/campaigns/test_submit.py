@@ -230,3 +230,14 @@ def test_aakashsms_get_account_with_its_own_url_limit(db_url: str) -> None:
     planned = planned_requests(db_url, campaign_id, account)
     assert len(planned) > 2 and sum(p.size for p in planned) == 120
     assert all(p.request.method == "GET" and len(str(p.request.url)) <= 400 for p in planned)
+
+
+def test_an_account_is_known_by_its_key_in_the_mapping(db_url: str, dispatched: list[int]) -> None:
+    # An Account copied from another (its name field still the original's) and given under
+    # a new key is the key's account: its batches go to the queue of that name.
+    renamed = nepal().model_copy(update={"name": "aakashsms_v3"})
+    campaign_id = submit_campaign(
+        "kathmandu", nepal_numbers(3), text="Hi", database_url=db_url,
+        accounts={"kathmandu": renamed},
+    )  # fmt: skip
+    assert get_campaign(campaign_id, database_url=db_url).accounts[0].account == "kathmandu"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import httpx
+import psutil
 import pytest
 
 from providers.sandbox import DEMO_ACCOUNTS
@@ -63,6 +65,13 @@ def test_reset_clears_the_record_and_refills_balances(
     assert sandbox.balances()["aakashsms_v1"] == demo.FUNDED_BALANCE
     send_v1(http, "9841000001")
     assert int(sandbox.messages()[0].message_id) > last_id  # ids are never reused
+
+
+def test_health_names_the_sandbox_process(sandbox: SandboxClient) -> None:
+    pid = sandbox.pid()
+    assert pid != os.getpid()
+    cmdline = psutil.Process(pid).cmdline()
+    assert any("sandbox" in part for part in cmdline), cmdline
 
 
 def test_accounts_listing(sandbox: SandboxClient) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from campaigns import get_campaign, get_message, send_message
 from campaigns.errors import InputError, NothingToSend
+from campaigns.handoff import set_dispatcher, set_sender
 from campaigns.messages import MessageNotFound
 from campaigns.routes import Route
 from worker import dispatch, keys, sending
@@ -41,6 +42,27 @@ def test_a_message_is_stored_sent_on_the_priority_queue_and_read_back(h: Harness
     assert (sent.state, sent.provider_message_id, sent.network) == ("sent", "4242", "ntc")
     assert sent.sent_at is not None and sent.finished_at is not None
     assert get_campaign(message_id, database_url=h.db_url).state == "completed"
+
+
+def test_a_message_goes_straight_to_its_queue_without_a_dispatch_step(h: Harness) -> None:
+    sent: list[tuple[int, int, str]] = []
+    notified: list[int] = []
+    set_sender(lambda *args: sent.append(args))
+    set_dispatcher(notified.append)
+    try:
+        message_id = send_message(
+            "9841000002", "Your code is 4821", account=NEPAL, database_url=h.db_url,
+            accounts=h.accounts,
+        )  # fmt: skip
+    finally:
+        set_sender(None)
+        set_dispatcher(None)
+    [(campaign_id, batch_id, account)] = sent
+    assert (campaign_id, account, notified) == (message_id, NEPAL, [])
+    assert get_campaign(message_id, database_url=h.db_url).state == "running"
+    # Should that publish be lost, the tick finds a running campaign's batch with no message.
+    [ref] = dispatch.release(h.ctx(v3_ok), message_id)
+    assert (ref.batch_id, ref.priority) == (batch_id, True)
 
 
 def test_the_priority_queue_is_named_for_the_account() -> None:

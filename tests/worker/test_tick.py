@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 import httpx
 from sqlalchemy import select
 
-from campaigns import get_campaign
+from campaigns import get_campaign, pause_campaign, resume_campaign
 from campaigns.models import Batch, Campaign, Recipient
 from worker import dispatch, reconcile, sending, store, tick
 from worker.clock import utcnow
@@ -80,10 +80,37 @@ def test_lost_messages_are_requeued_only_when_the_queue_is_empty(harness: Harnes
     harness.now = later
     busy = tick.run_tick(harness.ctx(presto_ok, **TIMINGS), lambda _a: 5)
     assert busy.enqueue == []
+    # Only just empty: the batch may be the queue's last message, delivered to a worker
+    # that has not touched it yet.
+    emptied = tick.run_tick(harness.ctx(presto_ok, **TIMINGS), empty_queues)
+    assert emptied.enqueue == []
+    harness.now = later + timedelta(seconds=TIMINGS["tick_interval_s"] * 2)
+    assert tick.run_tick(harness.ctx(presto_ok, **TIMINGS), empty_queues).enqueue == []
+    harness.now = later + timedelta(seconds=TIMINGS["tick_interval_s"] * 3)
     idle = tick.run_tick(harness.ctx(presto_ok, **TIMINGS), empty_queues)
     assert [r.batch_id for r in idle.enqueue] == [first[0].batch_id]
     again = tick.run_tick(harness.ctx(presto_ok, **TIMINGS), empty_queues)
     assert again.enqueue == []  # just requeued: give the message time to be taken
+    # Messages in the queue again restart the count.
+    harness.now = later + timedelta(seconds=TIMINGS["tick_interval_s"] * 10)
+    assert tick.run_tick(harness.ctx(presto_ok, **TIMINGS), lambda _a: 1).enqueue == []
+    assert tick.run_tick(harness.ctx(presto_ok, **TIMINGS), empty_queues).enqueue == []
+
+
+def test_a_dispatch_behind_the_tick_does_not_double_the_batches(harness: Harness) -> None:
+    numbers = [f"2250701{i:06d}" for i in range(1200)]  # three batches of 500 at most
+    campaign_id = harness.submit("smspresto", numbers, text="Hi")
+    released = run(harness, utcnow())
+    assert len(released.enqueue) == 3
+    # The submit's dispatch task waited behind a busy worker's tasks, longer than a tick.
+    harness.now = utcnow() + timedelta(seconds=TIMINGS["tick_interval_s"] * 20)
+    assert dispatch.release(harness.ctx(presto_ok), campaign_id) == []
+    # A resumed campaign's batches lost their messages while it was paused: all go again.
+    pause_campaign(campaign_id, database_url=harness.db_url)
+    resume_campaign(campaign_id, database_url=harness.db_url, accounts=harness.accounts)
+    resumed = dispatch.release(harness.ctx(presto_ok), campaign_id)
+    assert sorted(r.batch_id for r in resumed) == sorted(r.batch_id for r in released.enqueue)
+    assert dispatch.release(harness.ctx(presto_ok), campaign_id) == []
 
 
 def test_a_batch_left_in_flight_by_a_dead_worker_becomes_unknown(harness: Harness) -> None:
