@@ -8,6 +8,7 @@ row, and any error rolls all of it back.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,10 +21,12 @@ from campaigns.bulk import DbSink
 from campaigns.control import cancel_campaign, pause_campaign, resume_campaign, retry_failed
 from campaigns.db import get_engine
 from campaigns.errors import InputError
+from campaigns.findings import Problem, Sample
 from campaigns.handoff import notify
 from campaigns.models import AccountState, CampaignState
 from campaigns.planning import NullSink, Planner, Tally
 from campaigns.recipients_input import Recipients, RowSource
+from campaigns.rejects import RejectsFile
 from campaigns.routes import Route
 from campaigns.spec import DEFAULT_MAX_SEGMENTS, CampaignSpec, Lane, build_spec
 from campaigns.status import CampaignInfo, RecipientInfo, get_campaign, iter_recipients
@@ -35,7 +38,9 @@ __all__ = [
     "AccountEstimate",
     "CampaignInfo",
     "Estimate",
+    "Problem",
     "RecipientInfo",
+    "Sample",
     "cancel_campaign",
     "estimate",
     "get_campaign",
@@ -78,7 +83,10 @@ class Estimate:
     ``segments_total`` (= ``credits``) the sum over valid numbers. ``accounts`` gives every
     account's share (a one-account campaign has one); ``no_route`` counts the rejected rows
     that no prefix of the route covers. ``balance``/``balance_error`` are the first account's.
-    ``examples`` quotes the first rows that would not be sent, with their reasons.
+
+    Every row that would not be sent is in ``problems``, counted by reason with the first few
+    rows of each; ``examples`` quotes the first such rows overall. ``samples`` shows the first
+    messages as they would go out; ``number_column`` is the CSV column the numbers came from.
     """
 
     rows: int
@@ -98,6 +106,9 @@ class Estimate:
     examples: tuple[str, ...]
     no_route: int = 0
     accounts: tuple[AccountEstimate, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    samples: tuple[Sample, ...] = ()
+    number_column: str | None = None
 
 
 def submit_campaign(
@@ -114,6 +125,9 @@ def submit_campaign(
     window_tz: str | None = None,
     *,
     route: str | Route | None = None,
+    strict: bool = False,
+    phone_column: str | None = None,
+    rejects: str | os.PathLike[str] | None = None,
     database_url: str | None = None,
     accounts: Mapping[str, Account] | None = None,
     routes: Mapping[str, Route] | None = None,
@@ -127,11 +141,18 @@ def submit_campaign(
     up in ``routes``, default ``campaigns.routes.load_routes()``) or a Route: each number goes
     to the account of its longest matching prefix, with fallbacks if that account fails.
 
-    ``recipients`` is a CSV path (number column ``msisdn``/``phone``/``number``/``mobile``,
-    other columns fill ``{placeholders}``) or an iterable of numbers or of dicts with an
-    ``msisdn`` key. Text gateways take ``text``; SMSPlus.az takes ``template_id`` (a template
-    of the account); a route over both kinds takes both. ``window`` ("HH:MM", "HH:MM") in
-    ``window_tz`` (default UTC) limits sending to those hours each day.
+    ``recipients`` is a CSV path (comma, semicolon or tab separated; the number column is
+    ``phone_column``, else one called ``msisdn``, ``phone``, ``Phone Number``, ``Mobile No``
+    ... (see ``campaigns.recipients_input.NUMBER_COLUMNS``); other columns fill
+    ``{placeholders}``) or an iterable of numbers or of dicts with an ``msisdn`` key. Text
+    gateways take ``text``; SMSPlus.az takes ``template_id`` (a template of the account); a
+    route over both kinds takes both. ``window`` ("HH:MM", "HH:MM") in ``window_tz``
+    (default UTC) limits sending to those hours each day.
+
+    A row without a value for a placeholder (``{name}``; ``{name|friend}`` has a default) is
+    recorded ``rejected`` with its reason and the rest is sent; ``strict`` makes it fail the
+    whole submission (MissingPlaceholder) instead. ``rejects`` names a CSV file that gets
+    every row not sent, with its reason.
 
     The same ``idempotency_key`` returns the first campaign's id, even under a race. Raises
     a CampaignError subclass naming the field and row; nothing is written then.
@@ -140,7 +161,7 @@ def submit_campaign(
         account, route=route, text=text, template_id=template_id, sender=sender,
         send_at=send_at, name=name, idempotency_key=idempotency_key,
         max_segments=max_segments, window=window, window_tz=window_tz, accounts=accounts,
-        routes=routes,
+        routes=routes, strict=strict,
     )  # fmt: skip
     if spec.route is None and not spec.gateway.account.name:
         raise InputError("account: an Account passed directly needs a name (the worker finds "
@@ -151,9 +172,9 @@ def submit_campaign(
         if existing is not None:
             return existing
     planner = Planner(spec)
-    with RowSource(_required(recipients), spec.names) as rows:
+    with RowSource(_required(recipients), spec.names, phone_column=phone_column) as rows:
         try:
-            campaign_id = _plan_and_store(engine, spec, planner, rows)
+            campaign_id = _plan_and_store(engine, spec, planner, rows, rejects)
         except IntegrityError:
             # A concurrent submit with the same key committed first: return its campaign.
             winner = _campaign_by_key(engine, idempotency_key) if idempotency_key else None
@@ -178,29 +199,40 @@ def estimate(
     window_tz: str | None = None,
     *,
     route: str | Route | None = None,
+    strict: bool = False,
+    phone_column: str | None = None,
+    rejects: str | os.PathLike[str] | None = None,
     database_url: str | None = None,
     accounts: Mapping[str, Account] | None = None,
     routes: Mapping[str, Route] | None = None,
     check_balance: bool = True,
 ) -> Estimate:
-    """A dry run of ``submit_campaign`` with the same arguments: writes nothing.
+    """A dry run of ``submit_campaign`` with the same arguments: writes nothing to the
+    database (``rejects``, when given, is written as at submit).
 
     Input errors raise as they would at submit; a list with nothing to send is reported in
-    the counts instead. With ``check_balance`` every account's gateway is asked for its
-    balance (short timeout); a failure leaves ``balance`` None and says why.
+    the counts instead, and every row that would not be sent in ``problems``. With
+    ``check_balance`` every account's gateway is asked for its balance (short timeout); a
+    failure leaves ``balance`` None and says why.
     """
     spec = build_spec(
         account, route=route, text=text, template_id=template_id, sender=sender,
         send_at=send_at, name=name, idempotency_key=idempotency_key,
         max_segments=max_segments, window=window, window_tz=window_tz, accounts=accounts,
-        routes=routes,
+        routes=routes, strict=strict,
     )  # fmt: skip
     planner = Planner(spec)
     lookup = SuppressionLookup(get_engine(database_url))
-    with RowSource(_required(recipients), spec.names) as rows:
-        tally = planner.run(rows, NullSink(), lookup, require_sendable=False)
+    with RowSource(_required(recipients), spec.names, phone_column=phone_column) as rows:
+        tally = planner.run(
+            rows, NullSink(), lookup, require_sendable=False, rejects=_rejects_file(rejects)
+        )
     shares = tuple(_account_estimate(spec, lane, tally, check_balance) for lane in spec.lanes)
-    return _estimate_of(tally, shares)
+    return _estimate_of(tally, shares, rows.number_column)
+
+
+def _rejects_file(path: str | os.PathLike[str] | None) -> RejectsFile | None:
+    return RejectsFile(path) if path is not None else None
 
 
 def _required(recipients: Recipients | None) -> Recipients:
@@ -225,11 +257,18 @@ def _account_estimate(
     )  # fmt: skip
 
 
-def _plan_and_store(engine: Engine, spec: CampaignSpec, planner: Planner, rows: RowSource) -> int:
+def _plan_and_store(
+    engine: Engine,
+    spec: CampaignSpec,
+    planner: Planner,
+    rows: RowSource,
+    rejects: str | os.PathLike[str] | None,
+) -> int:
     with engine.begin() as conn:
         campaign_id = _insert_campaign(conn, spec)
         with DbSink(conn, campaign_id) as sink:
-            tally = planner.run(rows, sink, SuppressionLookup(conn, lock=sink.lock))
+            lookup = SuppressionLookup(conn, lock=sink.lock)
+            tally = planner.run(rows, sink, lookup, rejects=_rejects_file(rejects))
         conn.execute(
             update(CAMPAIGNS)
             .where(CAMPAIGNS.c.id == campaign_id)
@@ -298,7 +337,9 @@ def _campaign_by_key(engine: Engine, key: str) -> int | None:
     return found
 
 
-def _estimate_of(tally: Tally, shares: tuple[AccountEstimate, ...]) -> Estimate:
+def _estimate_of(
+    tally: Tally, shares: tuple[AccountEstimate, ...], number_column: str | None
+) -> Estimate:
     return Estimate(
         rows=tally.rows,
         valid=tally.valid,
@@ -317,4 +358,7 @@ def _estimate_of(tally: Tally, shares: tuple[AccountEstimate, ...]) -> Estimate:
         examples=tuple(tally.examples),
         no_route=tally.no_route,
         accounts=shares,
+        problems=tally.findings.problems(),
+        samples=tuple(tally.findings.samples),
+        number_column=number_column,
     )

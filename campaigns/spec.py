@@ -68,6 +68,7 @@ class CampaignSpec:
     idempotency_key: str | None
     window: tuple[str, str] | None
     window_tz: str | None
+    strict: bool = False  # a row without a placeholder value fails the submission
 
     @property
     def gateway(self) -> Gateway:
@@ -104,6 +105,7 @@ def build_spec(
     window_tz: str | None,
     accounts: Mapping[str, Account] | None,
     routes: Mapping[str, Route] | None = None,
+    strict: bool = False,
 ) -> CampaignSpec:
     """Check every argument that does not depend on the rows; raise the error naming it.
 
@@ -145,6 +147,7 @@ def build_spec(
         idempotency_key=idempotency_key,
         window=resolved_window,
         window_tz=tz,
+        strict=strict,
     )
 
 

@@ -20,6 +20,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from campaigns import api
+from campaigns.csvfile import MAX_ROW_CHARS
 from campaigns.db import DatabaseUrlError, get_engine
 from campaigns.errors import CampaignError, InputError
 from campaigns.settings import get_settings
@@ -120,6 +121,15 @@ def submit(
     tz: Annotated[str | None, typer.Option(help="time zone of --window")] = None,
     idempotency_key: Annotated[str | None, typer.Option()] = None,
     max_segments: Annotated[int, typer.Option()] = 10,
+    phone_column: Annotated[
+        str | None, typer.Option(help="the CSV column with the numbers (default: by its name)")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="a row without a placeholder value fails the whole campaign")
+    ] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="write every row not sent, with its reason, to this CSV")
+    ] = None,
     dry_run: Annotated[bool, typer.Option(help="estimate only; writes nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -131,12 +141,13 @@ def submit(
     kwargs: dict[str, Any] = dict(
         text=text, template_id=template_id, sender=sender, send_at=_parse_at(at), name=name,
         idempotency_key=idempotency_key, max_segments=max_segments,
-        window=_parse_window(window), window_tz=tz, route=route,
+        window=_parse_window(window), window_tz=tz, route=route, strict=strict,
+        phone_column=phone_column, rejects=rejects,
     )  # fmt: skip
     recipients = _recipients(csv, numbers or [])
     if dry_run:
         estimate = api.estimate(account, recipients, **kwargs)
-        _emit(estimate) if as_json else out.print(_estimate_table(estimate))
+        _emit(estimate) if as_json else _print_estimate(estimate, rejects)
         return
     _check_arguments(account, recipients, kwargs)  # a typo is reported before the broker
     _check_broker()
@@ -146,11 +157,13 @@ def submit(
     info = api.get_campaign(campaign_id)
     if as_json:
         _emit(info)
-    else:
-        _say(
-            f"campaign {campaign_id} {info.state}: {info.recipients_total} rows, "
-            f"{info.batches_total} batches, {info.credits_planned:g} credits planned"
-        )
+        return
+    _say(
+        f"campaign {campaign_id} {info.state}: {info.recipients_total} rows, "
+        f"{info.batches_total} batches, {info.credits_planned:g} credits planned"
+    )
+    if rejects is not None:
+        _say(f"rows not sent, with their reasons: {rejects}")
 
 
 def _check_arguments(
@@ -163,9 +176,10 @@ def _check_arguments(
     from campaigns.recipients_input import RowSource
     from campaigns.spec import build_spec
 
-    spec = build_spec(account, accounts=None, **kwargs)
+    own = {k: v for k, v in kwargs.items() if k not in ("phone_column", "rejects")}
+    spec = build_spec(account, accounts=None, **own)
     Planner(spec)  # TextTooLong when the text alone is over the limits
-    with RowSource(recipients, spec.names):
+    with RowSource(recipients, spec.names, phone_column=kwargs["phone_column"]):
         pass
 
 
@@ -179,18 +193,49 @@ def _emit(value: object) -> None:
     sys.stdout.write(dumps(value) + "\n")
 
 
+def _print_estimate(estimate: api.Estimate, rejects: Path | None) -> None:
+    """The estimate as three tables: the counts, every reason a row is not sent (with its
+    first rows), and the first messages as they would go out."""
+    out.print(_estimate_table(estimate))
+    if estimate.problems:
+        out.print(_problems_table(estimate))
+    if estimate.samples:
+        out.print(_samples_table(estimate))
+    if rejects is not None:
+        _say(f"rows not sent, with their reasons: {rejects}")
+
+
 def _estimate_table(estimate: api.Estimate) -> Table:
     table = Table(title="estimate (nothing written)", show_header=False)
     for field in ("rows", "valid", "invalid", "duplicate", "suppressed", "rejected", "encoding",
-                  "segments_max", "batches", "credits", "balance", "balance_error"):  # fmt: skip
+                  "segments_max", "batches", "credits", "balance", "balance_error",
+                  "number_column"):  # fmt: skip
         value = getattr(estimate, field)
         table.add_row(field, "" if value is None else str(value))
     if len(estimate.accounts) > 1 or estimate.no_route:
         table.add_row("no_route", str(estimate.no_route))
         for share in estimate.accounts:
             table.add_row(f"account {share.account}", _share_line(share))
-    for example in estimate.examples:
-        table.add_row("example", example)
+    return table
+
+
+def _problems_table(estimate: api.Estimate) -> Table:
+    table = Table(title="rows not sent, by reason", header_style="bold")
+    for column in ("state", "rows", "reason", "first rows"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for problem in estimate.problems:
+        table.add_row(
+            problem.state, str(problem.count), problem.reason, "\n".join(problem.examples)
+        )
+    return table
+
+
+def _samples_table(estimate: api.Estimate) -> Table:
+    table = Table(title="messages as they would go out (first rows)", header_style="bold")
+    for column in ("row", "number", "account", "text"):
+        table.add_column(column, justify="right" if column == "row" else "left")
+    for sample in estimate.samples:
+        table.add_row(str(sample.row_no), sample.msisdn, sample.account, sample.text)
     return table
 
 
@@ -483,6 +528,11 @@ def main(argv: list[str] | None = None) -> None:
         _fail("configuration: " + "; ".join(lines[:3]))
     except OSError as exc:
         _os_error(exc)
+    except MemoryError:
+        _fail(
+            f"out of memory (smsq reads a list a row at a time, rows up to {MAX_ROW_CHARS:,} "
+            "characters: this machine has too little memory left)"
+        )
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     if isinstance(code, int) and code:  # typer.Exit(n) comes back as n without standalone_mode

@@ -6,10 +6,19 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
-from campaigns import estimate, get_campaign, submit_campaign, suppress
+from campaigns import (
+    InputError,
+    MissingPlaceholder,
+    NothingToSend,
+    estimate,
+    get_campaign,
+    submit_campaign,
+    suppress,
+)
 from tests.campaigns.helpers import (
     azerbaijan,
     bangladesh,
@@ -151,3 +160,88 @@ def test_balance_is_read_from_the_gateway(sqlite_url: str, stock_server: str) ->
         presto(base_url=stock_server), ["0700000001"], text="Hi", database_url=sqlite_url
     )
     assert (result.balance, result.balance_error) == (12345.0, None)
+
+
+def test_the_estimate_shows_every_problem_at_once_and_sample_messages(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A list with three empty names, two short numbers and a spreadsheet's damage: one dry
+    run names them all, by reason, and the rejects file lists every row with its reason."""
+    rows = [
+        {"msisdn": "9841000001", "name": "Sita"},
+        {"msisdn": "9841000002", "name": ""},
+        {"msisdn": "12345", "name": "Ram"},
+        {"msisdn": "9841000004", "name": " "},
+        {"msisdn": "9.82807E+9", "name": "Hari"},
+        {"msisdn": "9841000001", "name": "Sita"},
+        {"msisdn": "9841000007"},
+        {"msisdn": "678", "name": "Gita"},
+        {"msisdn": "9762768809.0", "name": "Maya"},
+    ]
+    rejects = tmp_path / "rejects.csv"
+    result = estimate(
+        nepal(), rows, text="Namaste {name}", rejects=rejects, database_url=sqlite_url,
+        check_balance=False,
+    )  # fmt: skip
+    assert (result.valid, result.rejected, result.invalid, result.duplicate) == (2, 3, 3, 1)
+    found = {(p.state, p.reason): (p.count, p.examples) for p in result.problems}
+    assert found == {
+        ("rejected", 'column "name" is empty (placeholder {name} in text)'): (2, (
+            'row 2 (9841000002): column "name" is empty (placeholder {name} in text)',
+            'row 4 (9841000004): column "name" is empty (placeholder {name} in text)',
+        )),
+        ("rejected", 'column "name" has no value (placeholder {name} in text)'): (1, (
+            'row 7 (9841000007): column "name" has no value (placeholder {name} in text)',
+        )),
+        ("invalid", "too short for a Nepali mobile number"): (2, (
+            "row 3 (12345): too short for a Nepali mobile number",
+            "row 8 (678): too short for a Nepali mobile number",
+        )),
+        ("invalid", "shortened by a spreadsheet"): (1, (
+            "row 5 (9.82807E+9): shortened by a spreadsheet: 9.82807E+9 kept only 6 digits of "
+            "10 (format the column as text and export it again)",
+        )),
+        ("duplicate", "same number as an earlier row"): (1, (
+            "row 6 (9841000001): same number as row 1",
+        )),
+    }  # fmt: skip
+    assert [(s.row_no, s.msisdn, s.text) for s in result.samples] == [
+        (1, "9841000001", "Namaste Sita"), (9, "9762768809", "Namaste Maya"),
+    ]  # fmt: skip
+    written = rejects.read_text(encoding="utf-8").splitlines()
+    assert written[0] == "row,number,state,reason"
+    assert [line.split(",")[:3] for line in written[1:]] == [
+        ["2", "9841000002", "rejected"], ["3", "12345", "invalid"],
+        ["4", "9841000004", "rejected"], ["5", "9.82807E+9", "invalid"],
+        ["6", "9841000001", "duplicate"], ["7", "9841000007", "rejected"],
+        ["8", "678", "invalid"],
+    ]  # fmt: skip
+
+
+def test_a_strict_estimate_fails_on_the_first_missing_value(sqlite_url: str) -> None:
+    rows = [{"msisdn": "9841000001", "name": ""}, {"msisdn": "9841000002", "name": ""}]
+    with pytest.raises(MissingPlaceholder, match=r'^row 1: column "name" is empty'):
+        estimate(nepal(), rows, text="Hi {name}", strict=True, database_url=sqlite_url)
+
+
+def test_rejects_are_written_at_submit_even_when_nothing_is_sendable(
+    db_url: str, tmp_path: Path, dispatched: list[int]
+) -> None:
+    rejects = tmp_path / "out" / "rejects.csv"
+    rejects.parent.mkdir()
+    with pytest.raises(NothingToSend):
+        submit_campaign(nepal(), ["1", "22"], text="Hi", rejects=rejects, database_url=db_url)
+    assert rejects.read_text().splitlines()[1:] == [
+        "1,1,invalid,too short for a Nepali mobile number",
+        "2,22,invalid,too short for a Nepali mobile number",
+    ]
+    campaign_id = submit_campaign(
+        nepal(), ["9841000001", "1"], text="Hi", rejects=rejects, database_url=db_url
+    )
+    assert rejects.read_text().splitlines()[1:] == [
+        "2,1,invalid,too short for a Nepali mobile number"
+    ]
+    assert dispatched == [campaign_id]
+    with pytest.raises(InputError, match="rejects: cannot write"):
+        submit_campaign(nepal(), ["9841000001"], text="Hi", rejects=tmp_path / "no" / "r.csv",
+                        database_url=db_url)  # fmt: skip

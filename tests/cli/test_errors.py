@@ -8,6 +8,7 @@ of them, to prove what reaches a real terminal.
 
 from __future__ import annotations
 
+import csv
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,13 +40,16 @@ def files(tmp_path: Path) -> Path:
     """The inputs a user gets wrong: CSVs of every kind of broken, and a folder."""
     write_csv(tmp_path / "people.csv", [{"msisdn": "9841000001", "name": "Sita"},
                                         {"msisdn": "9841000002", "name": " "}])  # fmt: skip
-    write_csv(tmp_path / "nonum.csv", [{"phone_no": "9841000001", "name": "Sita"}])
+    write_csv(tmp_path / "nonum.csv", [{"phone_2": "9841000001", "name": "Sita"}])
     long_az = [{"msisdn": f"99450100000{i}", "name": LONG_NAME} for i in (1, 2)]
     write_csv(tmp_path / "long_az.csv", long_az)
     (tmp_path / "garbage.csv").write_bytes(
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
     )
     (tmp_path / "adir").mkdir()
+    with (tmp_path / "huge.csv").open("wb") as f:  # a 2 GB export with no newline after row 1
+        f.write(b"msisdn,name\n9841000001,Sita\n9841000002,")
+        f.truncate(2 * 1024**3)
     return tmp_path
 
 
@@ -65,15 +69,23 @@ CASES: list[tuple[str, tuple[str, ...], tuple[str, ...], int]] = [
      (*AAKASH, "--csv", "{tmp}/garbage.csv", "--text", "Hi", "--dry-run"),
      ("garbage.csv", "not UTF-8"), 1),
     ("csv-without-number-column", (*AAKASH, "--csv", "{tmp}/nonum.csv", "--text", "Hi"),
-     ("nonum.csv", "no number column", "msisdn", "phone_no"), 1),
+     ("nonum.csv", "no number column", "msisdn", "phone_2", "--phone-column"), 1),
+    ("phone-column-not-in-the-header",
+     (*AAKASH, "--csv", "{tmp}/nonum.csv", "--text", "Hi", "--phone-column", "Mobile"),
+     ("nonum.csv", 'phone_column "Mobile" is not in the header', "phone_2"), 1),
+    ("csv-row-of-2-gigabytes", (*AAKASH, "--csv", "{tmp}/huge.csv", "--text", "Hi {name}"),
+     ("huge.csv", "row 2 is longer than 100,000 characters"), 1),
+    ("csv-row-of-2-gigabytes-dry-run",
+     (*AAKASH, "--csv", "{tmp}/huge.csv", "--text", "Hi", "--dry-run"),
+     ("huge.csv", "row 2 is longer than"), 1),
     ("placeholder-without-column",
      (*AAKASH, "--csv", "{tmp}/people.csv", "--text", "Hi {surname}"),
      ("people.csv", 'no column "surname"', "{surname}"), 1),
-    ("placeholder-value-missing-in-a-row",
-     (*AAKASH, "--csv", "{tmp}/people.csv", "--text", "Hi {name}"),
+    ("placeholder-value-missing-in-a-row-strict",
+     (*AAKASH, "--csv", "{tmp}/people.csv", "--text", "Hi {name}", "--strict"),
      ("row 2", 'column "name" is empty', "{name}"), 1),
-    ("placeholder-value-missing-dry-run",
-     (*AAKASH, "--csv", "{tmp}/people.csv", "--text", "Hi {name}", "--dry-run"),
+    ("placeholder-value-missing-dry-run-strict",
+     (*AAKASH, "--csv", "{tmp}/people.csv", "--text", "Hi {name}", "--dry-run", "--strict"),
      ("row 2", 'column "name"'), 1),
     ("placeholder-for-plain-numbers", (*AAKASH, "9841000001", "--text", "Hi {name}"),
      ("row 1", 'column "name" has no value'), 1),
@@ -215,6 +227,17 @@ def test_a_database_without_the_schema_suggests_the_upgrade(cli_env: CliEnv, sms
     url = f"sqlite:///{cli_env.tmp_path}/empty.db"
     cli_env.set(SMSQ_DATABASE_URL=url)
     assert_one_line_error(smsq("status"), "no such table", "try `smsq db upgrade`", code=2)
+
+
+def test_running_out_of_memory_is_one_line(
+    cli_env: CliEnv, smsq: Smsq, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_memory(*args: object, **kwargs: object) -> object:
+        raise MemoryError
+
+    monkeypatch.setattr(csv, "reader", no_memory)  # what a machine short of memory does
+    result = smsq(*AAKASH, "--csv", str(files / "people.csv"), "--text", "Hi", "--dry-run")
+    assert_one_line_error(result, "out of memory", code=1)
 
 
 def test_a_database_url_that_is_not_one(cli_env: CliEnv, smsq: Smsq) -> None:
