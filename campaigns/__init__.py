@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from campaigns.errors import (
         CampaignError,
         CampaignNotFound,
+        IdempotencyConflict,
         InputError,
         InvalidState,
         InvalidTemplate,
@@ -53,6 +54,7 @@ __all__ = [
     "CampaignInfo",
     "CampaignNotFound",
     "Estimate",
+    "IdempotencyConflict",
     "InputError",
     "InvalidState",
     "InvalidTemplate",
@@ -81,6 +83,7 @@ __all__ = [
 _HOME: dict[str, str] = {
     "CampaignError": "campaigns.errors",
     "CampaignNotFound": "campaigns.errors",
+    "IdempotencyConflict": "campaigns.errors",
     "InputError": "campaigns.errors",
     "InvalidState": "campaigns.errors",
     "InvalidTemplate": "campaigns.errors",

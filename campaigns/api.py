@@ -9,7 +9,7 @@ row, and any error rolls all of it back.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,9 +23,10 @@ from campaigns.db import get_engine
 from campaigns.errors import InputError
 from campaigns.findings import Problem, Sample
 from campaigns.handoff import notify
+from campaigns.idempotency import RowsHash, check_same_request, fingerprint
 from campaigns.models import AccountState, CampaignState
 from campaigns.planning import NullSink, Planner, Tally
-from campaigns.recipients_input import Recipients, RowSource
+from campaigns.recipients_input import Recipients, Row, RowSource
 from campaigns.rejects import RejectsFile
 from campaigns.routes import Route
 from campaigns.spec import DEFAULT_MAX_SEGMENTS, CampaignSpec, Lane, build_spec
@@ -133,7 +134,8 @@ def submit_campaign(
     routes: Mapping[str, Route] | None = None,
 ) -> int:
     """Validate, plan and store a campaign; returns its id. It is ``scheduled`` for ``send_at``
-    (an aware datetime; default now) and handed to the worker once committed.
+    (an aware datetime, not more than a minute in the past; default now) and handed to the
+    worker once committed.
 
     Exactly one of ``account`` and ``route``. ``account`` is a configured account's name
     (looked up in ``accounts``, default ``providers.load_accounts()``) or an Account: every
@@ -154,8 +156,10 @@ def submit_campaign(
     whole submission (MissingPlaceholder) instead. ``rejects`` names a CSV file that gets
     every row not sent, with its reason.
 
-    The same ``idempotency_key`` returns the first campaign's id, even under a race. Raises
-    a CampaignError subclass naming the field and row; nothing is written then.
+    The same ``idempotency_key`` with the same request returns the first campaign's id, even
+    under a race; with another account, route, text, template, sender or list it raises
+    IdempotencyConflict. Raises a CampaignError subclass naming the field and row; nothing
+    is written then.
     """
     spec = build_spec(
         account, route=route, text=text, template_id=template_id, sender=sender,
@@ -167,22 +171,40 @@ def submit_campaign(
         raise InputError("account: an Account passed directly needs a name (the worker finds "
                          "its credentials by that name)")  # fmt: skip
     engine = get_engine(database_url)
-    if idempotency_key is not None:
-        existing = _campaign_by_key(engine, idempotency_key)
-        if existing is not None:
-            return existing
-    planner = Planner(spec)
-    with RowSource(_required(recipients), spec.names, phone_column=phone_column) as rows:
+    key = spec.idempotency_key
+    existing = _campaign_by_key(engine, key) if key is not None else None
+    planner = Planner(spec) if existing is None else None  # TextTooLong before the file
+    with RowSource(_required(recipients), spec.names, phone_column=phone_column) as source:
+        rows_hash = RowsHash()
+        rows = rows_hash.rows(source) if key is not None else iter(source)
+        if planner is None:
+            return _same_request(spec, rows_hash, rows, existing)
         try:
-            campaign_id = _plan_and_store(engine, spec, planner, rows, rejects)
+            campaign_id = _plan_and_store(engine, spec, planner, rows, rows_hash, rejects)
         except IntegrityError:
             # A concurrent submit with the same key committed first: return its campaign.
-            winner = _campaign_by_key(engine, idempotency_key) if idempotency_key else None
+            winner = _campaign_by_key(engine, key) if key is not None else None
             if winner is None:
                 raise
-            return winner
+            return _same_request(spec, rows_hash, rows, winner)
     notify(campaign_id)
     return campaign_id
+
+
+def _same_request(
+    spec: CampaignSpec,
+    rows_hash: RowsHash,
+    rows: Iterator[Row],
+    existing: tuple[int, str | None] | None,
+) -> int:
+    """The campaign holding the key, once the rest of the rows are hashed and match."""
+    assert existing is not None and spec.idempotency_key is not None
+    for _row in rows:
+        pass  # read for the hash alone
+    campaign_id, stored = existing
+    return check_same_request(
+        spec.idempotency_key, campaign_id, stored, fingerprint(spec, rows_hash)
+    )
 
 
 def estimate(
@@ -261,7 +283,8 @@ def _plan_and_store(
     engine: Engine,
     spec: CampaignSpec,
     planner: Planner,
-    rows: RowSource,
+    rows: Iterator[Row],
+    rows_hash: RowsHash,
     rejects: str | os.PathLike[str] | None,
 ) -> int:
     with engine.begin() as conn:
@@ -278,6 +301,7 @@ def _plan_and_store(
                 batches_total=tally.batches,
                 credits_planned=tally.credits,
                 encoding=tally.encoding,
+                request_fingerprint=fingerprint(spec, rows_hash),
             )
         )
         _insert_accounts(conn, campaign_id, spec, tally)
@@ -329,12 +353,15 @@ def _insert_accounts(conn: Connection, campaign_id: int, spec: CampaignSpec, tal
     conn.execute(insert(CAMPAIGN_ACCOUNTS), rows)
 
 
-def _campaign_by_key(engine: Engine, key: str) -> int | None:
+def _campaign_by_key(engine: Engine, key: str) -> tuple[int, str | None] | None:
+    """(id, request fingerprint) of the campaign holding ``key``, or None."""
     with engine.connect() as conn:
-        found: int | None = conn.execute(
-            select(CAMPAIGNS.c.id).where(CAMPAIGNS.c.idempotency_key == key)
-        ).scalar_one_or_none()
-    return found
+        found = conn.execute(
+            select(CAMPAIGNS.c.id, CAMPAIGNS.c.request_fingerprint).where(
+                CAMPAIGNS.c.idempotency_key == key
+            )
+        ).first()
+    return None if found is None else (found[0], found[1])
 
 
 def _estimate_of(

@@ -176,6 +176,8 @@ class Campaign(Base):
     window_end: Mapped[str | None] = mapped_column(String(5))
     window_tz: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # What the submission asked for (JSON, campaigns.idempotency): a reused key must match it.
+    request_fingerprint: Mapped[str | None] = mapped_column(Text)
     recipients_total: Mapped[int] = mapped_column(Integer, default=0)
     batches_total: Mapped[int] = mapped_column(Integer, default=0)
     credits_planned: Mapped[float] = mapped_column(Float, default=0.0)

@@ -24,6 +24,7 @@ from campaigns.csvfile import MAX_ROW_CHARS
 from campaigns.db import DatabaseUrlError, get_engine
 from campaigns.errors import CampaignError, InputError
 from campaigns.settings import get_settings
+from campaigns.spec import utc_send_at
 from campaigns.tables import CAMPAIGNS
 from smsq.views import campaigns_table, dumps, watch
 from worker import connect as connect_workers
@@ -58,6 +59,10 @@ def _parse_at(value: str | None) -> datetime | None:
         raise InputError(f"--at: {value!r} is not an ISO date-time like {example}") from None
     if at.tzinfo is None:
         raise InputError(f"--at: {value!r} has no time zone offset (add e.g. +05:45 or Z)")
+    try:
+        utc_send_at(at)  # the API's own check, named as the CLI's option
+    except InputError as exc:
+        raise InputError(f"--at: {exc}") from None
     return at
 
 

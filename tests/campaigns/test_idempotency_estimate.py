@@ -5,12 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from campaigns import (
+    IdempotencyConflict,
     InputError,
     MissingPlaceholder,
     NothingToSend,
@@ -19,6 +23,8 @@ from campaigns import (
     submit_campaign,
     suppress,
 )
+from campaigns.db import get_engine
+from campaigns.tables import CAMPAIGNS
 from tests.campaigns.helpers import (
     azerbaijan,
     bangladesh,
@@ -34,9 +40,11 @@ def test_same_key_returns_the_first_campaign(db_url: str, dispatched: list[int])
     first = submit_campaign(
         nepal(), nepal_numbers(3), text="Hi", idempotency_key="order-1", database_url=db_url
     )
+    # A retry may compute its send time afresh and pass a generator: the same request.
     again = submit_campaign(
-        nepal(), nepal_numbers(9), text="Other", idempotency_key="order-1", database_url=db_url
-    )
+        nepal(), iter(nepal_numbers(3)), text="Hi", idempotency_key="order-1",
+        send_at=datetime.now(UTC) + timedelta(hours=1), database_url=db_url,
+    )  # fmt: skip
     other = submit_campaign(
         nepal(), nepal_numbers(2), text="Hi", idempotency_key="order-2", database_url=db_url
     )
@@ -44,6 +52,59 @@ def test_same_key_returns_the_first_campaign(db_url: str, dispatched: list[int])
     assert get_campaign(first, database_url=db_url).recipients_total == 3
     assert row_counts(db_url)["campaigns"] == 2
     assert dispatched == [first, other]
+
+
+# (what the retry changes, the arguments it passes, what the error names)
+CONFLICTS = [
+    ("text", dict(text="Other"), "a different text:"),
+    ("list", dict(recipients=nepal_numbers(4)), "a different recipient list:"),
+    ("one number", dict(recipients=[*nepal_numbers(2), "9840000009"]), "recipient list"),
+    ("text and list", dict(text="Other", recipients=nepal_numbers(9)),
+     "a different text and recipient list"),
+    ("account", dict(account=nepal(name="nepal2")), "a different account"),
+    ("sender", dict(sender="OTHER"), "a different sender"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("change", [c[1] for c in CONFLICTS], ids=[c[0] for c in CONFLICTS])
+def test_same_key_with_another_request_is_refused_naming_what_differs(
+    db_url: str, dispatched: list[int], change: dict[str, Any]
+) -> None:
+    words = next(c[2] for c in CONFLICTS if c[1] is change)
+    first = submit_campaign(
+        nepal(), nepal_numbers(3), text="Hi", idempotency_key="k", database_url=db_url
+    )
+    before = row_counts(db_url)
+    request: dict[str, Any] = dict(account=nepal(), recipients=nepal_numbers(3), text="Hi")
+    with pytest.raises(IdempotencyConflict) as caught:
+        submit_campaign(**(request | change), idempotency_key="k", database_url=db_url)
+    message = str(caught.value)
+    assert message.startswith(f"idempotency_key 'k' is campaign {first}'s"), message
+    assert words in message and "nothing was written" in message
+    assert row_counts(db_url) == before and dispatched == [first]
+
+
+def test_a_campaign_from_before_fingerprints_keeps_its_key(db_url: str) -> None:
+    first = submit_campaign(
+        nepal(), nepal_numbers(3), text="Hi", idempotency_key="old", database_url=db_url
+    )
+    with get_engine(db_url).begin() as conn:  # as migration 0006 leaves older campaigns
+        conn.execute(update(CAMPAIGNS).values(request_fingerprint=None))
+    again = submit_campaign(
+        nepal(), nepal_numbers(5), text="Other", idempotency_key="old", database_url=db_url
+    )
+    assert again == first
+
+
+def test_a_retried_csv_is_the_same_request(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("msisdn,name\n9841000001,Ram\n9841000002,Sita\n")
+    args: dict[str, Any] = dict(text="Hi {name}", idempotency_key="csv", database_url=db_url)
+    first = submit_campaign(nepal(), path, **args)
+    assert submit_campaign(nepal(), str(path), **args) == first
+    path.write_text("msisdn,name\n9841000001,Ram\n9841000002,Gita\n")  # one value edited
+    with pytest.raises(IdempotencyConflict, match="recipient list"):
+        submit_campaign(nepal(), path, **args)
 
 
 def test_racing_submits_with_one_key_create_one_campaign(db_url: str) -> None:

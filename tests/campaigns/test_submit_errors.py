@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -48,6 +48,15 @@ CASES: list[Case] = [
         NothingToSend,
         "no sendable number among 2 rows (0 invalid, 0 duplicate, 0 suppressed, 2 rejected); "
         'row 1: rejected: column "name" has no value (placeholder {name} in text)',
+    ),
+    (
+        "send time in the past",
+        lambda url: submit_campaign(
+            nepal(), nepal_numbers(1), text="Hi", send_at=datetime.now(UTC) - timedelta(minutes=5),
+            database_url=url,
+        ),
+        InputError,
+        "is in the past",
     ),
     (
         "a default given twice, differently",

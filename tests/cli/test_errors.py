@@ -111,6 +111,8 @@ CASES: list[tuple[str, tuple[str, ...], tuple[str, ...], int]] = [
      ("--at", "'2030-12-01T09:30'", "no time zone offset"), 1),
     ("at-garbage", (*AAKASH, "9841000001", "--text", "Hi", "--at", "next tuesday"),
      ("--at", "'next tuesday'", "ISO"), 1),
+    ("at-in-the-past", (*AAKASH, "9841000001", "--text", "Hi", "--at", "2020-12-01T09:30Z"),
+     ("--at", "send_at 2020-12-01T09:30:00+00:00 is in the past"), 1),
     ("window-without-dash", (*AAKASH, "9841000001", "--text", "Hi", "--window", "0900"),
      ("--window", "'0900'", "HH:MM-HH:MM"), 1),
     ("window-bad-hours", (*AAKASH, "9841000001", "--text", "Hi", "--window", "9-17"),
@@ -238,6 +240,15 @@ def test_running_out_of_memory_is_one_line(
     monkeypatch.setattr(csv, "reader", no_memory)  # what a machine short of memory does
     result = smsq(*AAKASH, "--csv", str(files / "people.csv"), "--text", "Hi", "--dry-run")
     assert_one_line_error(result, "out of memory", code=1)
+
+
+def test_an_idempotency_key_reused_for_another_text_is_refused(cli_env: CliEnv, smsq: Smsq) -> None:
+    args = (*AAKASH, "9841000001", "--idempotency-key", "bills-12")
+    first = smsq(*args, "--text", "Hi").campaign_id()
+    assert smsq(*args, "--text", "Hi").campaign_id() == first
+    result = smsq(*args, "--text", "Hello")
+    assert_one_line_error(result, f"'bills-12' is campaign {first}'s", "a different text")
+    assert campaign_count(cli_env.database_url) == 1
 
 
 def test_a_database_url_that_is_not_one(cli_env: CliEnv, smsq: Smsq) -> None:

@@ -56,7 +56,7 @@ def test_a_scheduled_campaign_is_released_at_its_time(harness: Harness) -> None:
 
 
 def test_a_send_window_holds_sends_back_and_lets_them_go(harness: Harness) -> None:
-    now = utcnow().replace(hour=12, minute=0)
+    now = utcnow().replace(hour=12, minute=0) + timedelta(days=1)  # send_at may not be past
     campaign_id = harness.submit(
         "smspresto", PRESTO_NUMBERS, text="Hi", send_at=now - timedelta(minutes=1),
         window=("13:00", "14:00"), window_tz="UTC",
