@@ -31,7 +31,13 @@ from campaigns.rejects import RejectsFile
 from campaigns.routes import Route
 from campaigns.spec import DEFAULT_MAX_SEGMENTS, CampaignSpec, Lane, build_spec
 from campaigns.status import CampaignInfo, RecipientInfo, get_campaign, iter_recipients
-from campaigns.suppression import SuppressionLookup, suppress, unsuppress
+from campaigns.suppression import (
+    SuppressionInfo,
+    SuppressionLookup,
+    iter_suppressions,
+    suppress,
+    unsuppress,
+)
 from campaigns.tables import CAMPAIGN_ACCOUNTS, CAMPAIGNS
 from providers import Account
 
@@ -42,10 +48,12 @@ __all__ = [
     "Problem",
     "RecipientInfo",
     "Sample",
+    "SuppressionInfo",
     "cancel_campaign",
     "estimate",
     "get_campaign",
     "iter_recipients",
+    "iter_suppressions",
     "pause_campaign",
     "resume_campaign",
     "retry_failed",
@@ -81,9 +89,12 @@ class Estimate:
     """What a submission would plan, without writing anything.
 
     ``valid`` numbers would be sent; ``segments_max`` is the longest message in segments and
-    ``segments_total`` (= ``credits``) the sum over valid numbers. ``accounts`` gives every
-    account's share (a one-account campaign has one); ``no_route`` counts the rejected rows
-    that no prefix of the route covers. ``balance``/``balance_error`` are the first account's.
+    ``segments_total`` the sum over valid numbers. ``credits`` is what that costs in
+    ``credit_unit`` (credits are segments on most gateways; AamarSMS charges BDT): None when
+    the accounts count in different units (``credit_unit`` "mixed": see ``accounts``) or one
+    charges money and has no ``price_per_segment``. ``accounts`` gives every account's share
+    (a one-account campaign has one); ``no_route`` counts the rejected rows that no prefix of
+    the route covers. ``balance``/``balance_error`` are the first account's.
 
     Every row that would not be sent is in ``problems``, counted by reason with the first few
     rows of each; ``examples`` quotes the first such rows overall. ``samples`` shows the first
@@ -101,12 +112,13 @@ class Estimate:
     segments_max: int
     segments_total: int
     batches: int
-    credits: float
+    credits: float | None
     balance: float | None
     balance_error: str | None
     examples: tuple[str, ...]
     no_route: int = 0
     accounts: tuple[AccountEstimate, ...] = ()
+    credit_unit: str = "credits"
     problems: tuple[Problem, ...] = ()
     samples: tuple[Sample, ...] = ()
     number_column: str | None = None
@@ -299,7 +311,7 @@ def _plan_and_store(
                 state=CampaignState.SCHEDULED,
                 recipients_total=tally.rows,
                 batches_total=tally.batches,
-                credits_planned=tally.credits,
+                credits_planned=tally.credits or 0.0,
                 encoding=tally.encoding,
                 request_fingerprint=fingerprint(spec, rows_hash),
             )
@@ -385,6 +397,7 @@ def _estimate_of(
         examples=tuple(tally.examples),
         no_route=tally.no_route,
         accounts=shares,
+        credit_unit=tally.credit_unit,
         problems=tally.findings.problems(),
         samples=tuple(tally.findings.samples),
         number_column=number_column,

@@ -43,6 +43,7 @@ from typing import NamedTuple, Protocol
 
 from campaigns import segments
 from campaigns.batching import ClosedBatch, Item, UrlBudget
+from campaigns.credits import total as credits_total
 from campaigns.errors import InputError, MissingPlaceholder, NothingToSend, TextTooLong
 from campaigns.findings import SAMPLES, Findings, Sample, reason_kind
 from campaigns.models import RecipientState as RS
@@ -145,9 +146,15 @@ class Tally:
     findings: Findings = field(default_factory=Findings)  # every reason counted, samples
 
     @property
-    def credits(self) -> float:
-        """Credits planned: one per segment per sendable number."""
-        return float(self.segments_total)
+    def credits(self) -> float | None:
+        """What the plan costs in ``credit_unit``: None across units, or when an account
+        charges money and has no price."""
+        return credits_total((a.credits, a.credit_unit) for a in self.accounts.values())[0]
+
+    @property
+    def credit_unit(self) -> str:
+        """The accounts' one credit unit ("credits", "BDT"), or "mixed"."""
+        return credits_total((a.credits, a.credit_unit) for a in self.accounts.values())[1]
 
     @property
     def encoding(self) -> str | None:

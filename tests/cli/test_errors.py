@@ -127,9 +127,20 @@ CASES: list[tuple[str, tuple[str, ...], tuple[str, ...], int]] = [
     ("zone-without-window", (*AAKASH, "9841000001", "--text", "Hi", "--tz", "Asia/Kathmandu"),
      ("'Asia/Kathmandu' given without a window",), 1),
     ("suppress-not-a-number", ("suppress", "12345"), ("'12345'", "not a valid phone number"), 1),
+    ("suppress-several-not-numbers", ("suppress", "12345", "abc", "--region", "NP"),
+     ("2 numbers are not valid phone numbers", "'abc' (row 2): contains letters"), 1),
+    ("suppress-unknown-region", ("suppress", "9841000001", "--region", "XX"),
+     ("region 'XX'",), 1),
+    ("suppress-unknown-account", ("suppress", "9841000001", "--account", "nepal"),
+     ("account 'nepal' is not configured",), 1),
+    ("suppress-region-and-account",
+     ("suppress", "9841000001", "--region", "NP", "--account", "aakashsms_v1"),
+     ("a region or an account", "not both"), 1),
+    ("suppress-nothing", ("suppress",), ("no recipients",), 1),
     *[
         (f"unknown-campaign-{command}", (command, "999"), ("campaign 999 does not exist",), 1)
-        for command in ("status", "watch", "pause", "resume", "cancel", "retry-failed")
+        for command in ("status", "watch", "pause", "resume", "cancel", "retry-failed",
+                        "recipients")
     ],
     ("unknown-command", ("sned",), ("No such command 'sned'",), 2),
     ("missing-account", ("submit", "9841000001", "--text", "Hi"),
@@ -226,9 +237,23 @@ def test_an_unreachable_postgresql(cli_env: CliEnv, smsq: Smsq) -> None:
 
 
 def test_a_database_without_the_schema_suggests_the_upgrade(cli_env: CliEnv, smsq: Smsq) -> None:
-    url = f"sqlite:///{cli_env.tmp_path}/empty.db"
-    cli_env.set(SMSQ_DATABASE_URL=url)
+    path = cli_env.tmp_path / "empty.db"
+    path.touch()  # a file, with no schema in it
+    cli_env.set(SMSQ_DATABASE_URL=f"sqlite:///{path}")
     assert_one_line_error(smsq("status"), "no such table", "try `smsq db upgrade`", code=2)
+
+
+def test_commands_never_create_a_database_that_does_not_exist(cli_env: CliEnv, smsq: Smsq) -> None:
+    path = cli_env.tmp_path / "typo" / "smsq.db"
+    url = f"sqlite:///{path}"
+    cli_env.set(SMSQ_DATABASE_URL=url)
+    for argv in (("status",), ("status", "1"), ("watch", "1"), ("suppressions",),
+                 ("recipients", "1"), ("pause", "1"), ("suppress", "+9779841000001"),
+                 (*AAKASH, "9841000001", "--text", "Hi", "--dry-run")):  # fmt: skip
+        line = assert_one_line_error(smsq(*argv), f"database at {url} unusable", code=2)
+        assert "does not exist" in line and "smsq db upgrade" in line
+    assert not path.exists() and not path.parent.exists()  # neither the file nor its folder
+    assert smsq("db", "upgrade").code == 0 and path.exists()  # the one command that creates
 
 
 def test_running_out_of_memory_is_one_line(
@@ -294,6 +319,8 @@ def test_as_a_program_no_traceback_reaches_the_terminal(cli_env: CliEnv, files: 
         ((*AAKASH, "9841000001", "--text", "Hi"), broker_down,
          ("broker unreachable at redis://127.0.0.1:1/0",), 1),
         (("status",), {"SMSQ_DATABASE_URL": f"sqlite:///{files}/a-file/x/smsq.db"},
+         ("database at", "does not exist"), 2),
+        (("db", "upgrade"), {"SMSQ_DATABASE_URL": f"sqlite:///{files}/a-file/x/smsq.db"},
          ("database at", "cannot create"), 2),
         (("accounts",), {"SMSQ_CONFIG": str(files / "bad.toml")}, ("'sparrow'",), 1),
         (("status", "abc"), {}, ("campaign_id",), 2),
