@@ -8,7 +8,8 @@ row, and any error rolls all of it back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,14 +21,23 @@ from campaigns.bulk import DbSink
 from campaigns.control import cancel_campaign, pause_campaign, resume_campaign, retry_failed
 from campaigns.db import get_engine
 from campaigns.errors import InputError
+from campaigns.findings import Problem, Sample
 from campaigns.handoff import notify, send_now
+from campaigns.idempotency import RowsHash, check_same_request, fingerprint
 from campaigns.models import AccountState, CampaignKind, CampaignState
 from campaigns.planning import NullSink, Planner, Tally
-from campaigns.recipients_input import Recipients, RowSource
+from campaigns.recipients_input import Recipients, Row, RowSource
+from campaigns.rejects import RejectsFile
 from campaigns.routes import Route
 from campaigns.spec import DEFAULT_MAX_SEGMENTS, CampaignSpec, Lane, build_spec
 from campaigns.status import CampaignInfo, RecipientInfo, get_campaign, iter_recipients
-from campaigns.suppression import SuppressionLookup, suppress, unsuppress
+from campaigns.suppression import (
+    SuppressionInfo,
+    SuppressionLookup,
+    iter_suppressions,
+    suppress,
+    unsuppress,
+)
 from campaigns.tables import BATCHES, CAMPAIGN_ACCOUNTS, CAMPAIGNS
 from providers import Account
 
@@ -35,11 +45,15 @@ __all__ = [
     "AccountEstimate",
     "CampaignInfo",
     "Estimate",
+    "Problem",
     "RecipientInfo",
+    "Sample",
+    "SuppressionInfo",
     "cancel_campaign",
     "estimate",
     "get_campaign",
     "iter_recipients",
+    "iter_suppressions",
     "pause_campaign",
     "resume_campaign",
     "retry_failed",
@@ -75,10 +89,16 @@ class Estimate:
     """What a submission would plan, without writing anything.
 
     ``valid`` numbers would be sent; ``segments_max`` is the longest message in segments and
-    ``segments_total`` (= ``credits``) the sum over valid numbers. ``accounts`` gives every
-    account's share (a one-account campaign has one); ``no_route`` counts the rejected rows
-    that no prefix of the route covers. ``balance``/``balance_error`` are the first account's.
-    ``examples`` quotes the first rows that would not be sent, with their reasons.
+    ``segments_total`` the sum over valid numbers. ``credits`` is what that costs in
+    ``credit_unit`` (credits are segments on most gateways; AamarSMS charges BDT): None when
+    the accounts count in different units (``credit_unit`` "mixed": see ``accounts``) or one
+    charges money and has no ``price_per_segment``. ``accounts`` gives every account's share
+    (a one-account campaign has one); ``no_route`` counts the rejected rows that no prefix of
+    the route covers. ``balance``/``balance_error`` are the first account's.
+
+    Every row that would not be sent is in ``problems``, counted by reason with the first few
+    rows of each; ``examples`` quotes the first such rows overall. ``samples`` shows the first
+    messages as they would go out; ``number_column`` is the CSV column the numbers came from.
     """
 
     rows: int
@@ -92,12 +112,16 @@ class Estimate:
     segments_max: int
     segments_total: int
     batches: int
-    credits: float
+    credits: float | None
     balance: float | None
     balance_error: str | None
     examples: tuple[str, ...]
     no_route: int = 0
     accounts: tuple[AccountEstimate, ...] = ()
+    credit_unit: str = "credits"
+    problems: tuple[Problem, ...] = ()
+    samples: tuple[Sample, ...] = ()
+    number_column: str | None = None
 
 
 def submit_campaign(
@@ -114,12 +138,16 @@ def submit_campaign(
     window_tz: str | None = None,
     *,
     route: str | Route | None = None,
+    strict: bool = False,
+    phone_column: str | None = None,
+    rejects: str | os.PathLike[str] | None = None,
     database_url: str | None = None,
     accounts: Mapping[str, Account] | None = None,
     routes: Mapping[str, Route] | None = None,
 ) -> int:
     """Validate, plan and store a campaign; returns its id. It is ``scheduled`` for ``send_at``
-    (an aware datetime; default now) and handed to the worker once committed.
+    (an aware datetime, not more than a minute in the past; default now) and handed to the
+    worker once committed.
 
     Exactly one of ``account`` and ``route``. ``account`` is a configured account's name
     (looked up in ``accounts``, default ``providers.load_accounts()``) or an Account: every
@@ -127,22 +155,34 @@ def submit_campaign(
     up in ``routes``, default ``campaigns.routes.load_routes()``) or a Route: each number goes
     to the account of its longest matching prefix, with fallbacks if that account fails.
 
-    ``recipients`` is a CSV path (number column ``msisdn``/``phone``/``number``/``mobile``,
-    other columns fill ``{placeholders}``) or an iterable of numbers or of dicts with an
-    ``msisdn`` key. Text gateways take ``text``; SMSPlus.az takes ``template_id`` (a template
-    of the account); a route over both kinds takes both. ``window`` ("HH:MM", "HH:MM") in
-    ``window_tz`` (default UTC) limits sending to those hours each day.
+    ``recipients`` is a CSV path (comma, semicolon or tab separated; the number column is
+    ``phone_column``, else one called ``msisdn``, ``phone``, ``Phone Number``, ``Mobile No``
+    ... (see ``campaigns.recipients_input.NUMBER_COLUMNS``); other columns fill
+    ``{placeholders}``) or an iterable of numbers or of dicts with an ``msisdn`` key. Text
+    gateways take ``text``; SMSPlus.az takes ``template_id`` (a template of the account); a
+    route over both kinds takes both. ``window`` ("HH:MM", "HH:MM") in ``window_tz``
+    (default UTC) limits sending to those hours each day.
 
-    The same ``idempotency_key`` returns the first campaign's id, even under a race. Raises
-    a CampaignError subclass naming the field and row; nothing is written then.
+    A row without a value for a placeholder (``{name}``; ``{name|friend}`` has a default) is
+    recorded ``rejected`` with its reason and the rest is sent; ``strict`` makes it fail the
+    whole submission (MissingPlaceholder) instead. ``rejects`` names a CSV file that gets
+    every row not sent, with its reason.
+
+    The same ``idempotency_key`` with the same request returns the first campaign's id, even
+    under a race; with another account, route, text, template, sender or list it raises
+    IdempotencyConflict. Raises a CampaignError subclass naming the field and row; nothing
+    is written then.
     """
     spec = build_spec(
         account, route=route, text=text, template_id=template_id, sender=sender,
         send_at=send_at, name=name, idempotency_key=idempotency_key,
         max_segments=max_segments, window=window, window_tz=window_tz, accounts=accounts,
-        routes=routes,
+        routes=routes, strict=strict,
     )  # fmt: skip
-    return submit_spec(spec, _required(recipients), database_url=database_url)
+    return submit_spec(
+        spec, _required(recipients), database_url=database_url, phone_column=phone_column,
+        rejects=rejects,
+    )  # fmt: skip
 
 
 def submit_spec(
@@ -151,33 +191,55 @@ def submit_spec(
     *,
     database_url: str | None = None,
     kind: CampaignKind = CampaignKind.CAMPAIGN,
+    phone_column: str | None = None,
+    rejects: str | os.PathLike[str] | None = None,
 ) -> int:
     """Plan and store a validated ``spec`` over ``recipients`` as a campaign of ``kind`` (a
-    single message is a campaign of one number), and hand it to the worker; its id."""
+    single message is a campaign of one number), and hand it to the worker; its id.
+    ``phone_column`` and ``rejects`` are ``submit_campaign``'s."""
     if spec.route is None and not spec.gateway.account.name:
         raise InputError("account: an Account passed directly needs a name (the worker finds "
                          "its credentials by that name)")  # fmt: skip
     engine = get_engine(database_url)
     key = spec.idempotency_key
-    if key is not None:
-        existing = _campaign_by_key(engine, key)
-        if existing is not None:
-            return existing
-    planner = Planner(spec)
-    with RowSource(recipients, spec.names) as rows:
+    existing = _campaign_by_key(engine, key) if key is not None else None
+    planner = Planner(spec) if existing is None else None  # TextTooLong before the file
+    with RowSource(recipients, spec.names, phone_column=phone_column) as source:
+        rows_hash = RowsHash()
+        rows = rows_hash.rows(source) if key is not None else iter(source)
+        if planner is None:
+            return _same_request(spec, rows_hash, rows, existing)
         try:
-            campaign_id, ready = _plan_and_store(engine, spec, planner, rows, kind)
+            campaign_id, ready = _plan_and_store(
+                engine, spec, planner, rows, rows_hash, rejects, kind
+            )
         except IntegrityError:
             # A concurrent submit with the same key committed first: return its campaign.
-            winner = _campaign_by_key(engine, key) if key else None
+            winner = _campaign_by_key(engine, key) if key is not None else None
             if winner is None:
                 raise
-            return winner
+            return _same_request(spec, rows_hash, rows, winner)
     if ready is not None:
         send_now(campaign_id, *ready)
     else:
         notify(campaign_id)
     return campaign_id
+
+
+def _same_request(
+    spec: CampaignSpec,
+    rows_hash: RowsHash,
+    rows: Iterator[Row],
+    existing: tuple[int, str | None] | None,
+) -> int:
+    """The campaign holding the key, once the rest of the rows are hashed and match."""
+    assert existing is not None and spec.idempotency_key is not None
+    for _row in rows:
+        pass  # read for the hash alone
+    campaign_id, stored = existing
+    return check_same_request(
+        spec.idempotency_key, campaign_id, stored, fingerprint(spec, rows_hash)
+    )
 
 
 def estimate(
@@ -194,29 +256,40 @@ def estimate(
     window_tz: str | None = None,
     *,
     route: str | Route | None = None,
+    strict: bool = False,
+    phone_column: str | None = None,
+    rejects: str | os.PathLike[str] | None = None,
     database_url: str | None = None,
     accounts: Mapping[str, Account] | None = None,
     routes: Mapping[str, Route] | None = None,
     check_balance: bool = True,
 ) -> Estimate:
-    """A dry run of ``submit_campaign`` with the same arguments: writes nothing.
+    """A dry run of ``submit_campaign`` with the same arguments: writes nothing to the
+    database (``rejects``, when given, is written as at submit).
 
     Input errors raise as they would at submit; a list with nothing to send is reported in
-    the counts instead. With ``check_balance`` every account's gateway is asked for its
-    balance (short timeout); a failure leaves ``balance`` None and says why.
+    the counts instead, and every row that would not be sent in ``problems``. With
+    ``check_balance`` every account's gateway is asked for its balance (short timeout); a
+    failure leaves ``balance`` None and says why.
     """
     spec = build_spec(
         account, route=route, text=text, template_id=template_id, sender=sender,
         send_at=send_at, name=name, idempotency_key=idempotency_key,
         max_segments=max_segments, window=window, window_tz=window_tz, accounts=accounts,
-        routes=routes,
+        routes=routes, strict=strict,
     )  # fmt: skip
     planner = Planner(spec)
     lookup = SuppressionLookup(get_engine(database_url))
-    with RowSource(_required(recipients), spec.names) as rows:
-        tally = planner.run(rows, NullSink(), lookup, require_sendable=False)
+    with RowSource(_required(recipients), spec.names, phone_column=phone_column) as rows:
+        tally = planner.run(
+            rows, NullSink(), lookup, require_sendable=False, rejects=_rejects_file(rejects)
+        )
     shares = tuple(_account_estimate(spec, lane, tally, check_balance) for lane in spec.lanes)
-    return _estimate_of(tally, shares)
+    return _estimate_of(tally, shares, rows.number_column)
+
+
+def _rejects_file(path: str | os.PathLike[str] | None) -> RejectsFile | None:
+    return RejectsFile(path) if path is not None else None
 
 
 def _required(recipients: Recipients | None) -> Recipients:
@@ -242,7 +315,13 @@ def _account_estimate(
 
 
 def _plan_and_store(
-    engine: Engine, spec: CampaignSpec, planner: Planner, rows: RowSource, kind: CampaignKind
+    engine: Engine,
+    spec: CampaignSpec,
+    planner: Planner,
+    rows: Iterator[Row],
+    rows_hash: RowsHash,
+    rejects: str | os.PathLike[str] | None,
+    kind: CampaignKind,
 ) -> tuple[int, tuple[int, str] | None]:
     """Store the plan; the campaign id and, for a single message due now, its batch (id,
     account), released in the same transaction: it needs no dispatch step."""
@@ -250,7 +329,8 @@ def _plan_and_store(
     with engine.begin() as conn:
         campaign_id = _insert_campaign(conn, spec, kind)
         with DbSink(conn, campaign_id) as sink:
-            tally = planner.run(rows, sink, SuppressionLookup(conn, lock=sink.lock))
+            lookup = SuppressionLookup(conn, lock=sink.lock)
+            tally = planner.run(rows, sink, lookup, rejects=_rejects_file(rejects))
         conn.execute(
             update(CAMPAIGNS)
             .where(CAMPAIGNS.c.id == campaign_id)
@@ -259,8 +339,9 @@ def _plan_and_store(
                 started_at=datetime.now(UTC) if now_message else None,
                 recipients_total=tally.rows,
                 batches_total=tally.batches,
-                credits_planned=tally.credits,
+                credits_planned=tally.credits or 0.0,
                 encoding=tally.encoding,
+                request_fingerprint=fingerprint(spec, rows_hash),
             )
         )
         _insert_accounts(conn, campaign_id, spec, tally)
@@ -320,15 +401,20 @@ def _insert_accounts(conn: Connection, campaign_id: int, spec: CampaignSpec, tal
     conn.execute(insert(CAMPAIGN_ACCOUNTS), rows)
 
 
-def _campaign_by_key(engine: Engine, key: str) -> int | None:
+def _campaign_by_key(engine: Engine, key: str) -> tuple[int, str | None] | None:
+    """(id, request fingerprint) of the campaign holding ``key``, or None."""
     with engine.connect() as conn:
-        found: int | None = conn.execute(
-            select(CAMPAIGNS.c.id).where(CAMPAIGNS.c.idempotency_key == key)
-        ).scalar_one_or_none()
-    return found
+        found = conn.execute(
+            select(CAMPAIGNS.c.id, CAMPAIGNS.c.request_fingerprint).where(
+                CAMPAIGNS.c.idempotency_key == key
+            )
+        ).first()
+    return None if found is None else (found[0], found[1])
 
 
-def _estimate_of(tally: Tally, shares: tuple[AccountEstimate, ...]) -> Estimate:
+def _estimate_of(
+    tally: Tally, shares: tuple[AccountEstimate, ...], number_column: str | None
+) -> Estimate:
     return Estimate(
         rows=tally.rows,
         valid=tally.valid,
@@ -347,4 +433,8 @@ def _estimate_of(tally: Tally, shares: tuple[AccountEstimate, ...]) -> Estimate:
         examples=tuple(tally.examples),
         no_route=tally.no_route,
         accounts=shares,
+        credit_unit=tally.credit_unit,
+        problems=tally.findings.problems(),
+        samples=tuple(tally.findings.samples),
+        number_column=number_column,
     )

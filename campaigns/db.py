@@ -73,6 +73,19 @@ def make_engine(url: str, **pool: int) -> Engine:
     return create_engine(url, pool_pre_ping=True, **pool)
 
 
+def existing_database(url: str) -> None:
+    """Raise DatabaseUrlError when ``url`` is a SQLite file that does not exist (connecting
+    would create it, and its folder, empty); nothing to check for a server database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    if not Path(parsed.database).exists():
+        raise DatabaseUrlError(
+            f"{parsed.database} does not exist (create it with `smsq db upgrade`, or point "
+            "SMSQ_DATABASE_URL at an existing one)"
+        )
+
+
 def get_engine(url: str | None = None, **pool: int) -> Engine:
     """The process's shared engine for ``url`` (default: the configured database); ``pool``
     sizes its connection pool when this call creates it.

@@ -42,3 +42,8 @@ class InvalidState(CampaignError):
 
 class NothingToSend(CampaignError):
     """Raised when a submission holds no sendable number (all invalid, duplicate, suppressed)."""
+
+
+class IdempotencyConflict(CampaignError):
+    """Raised when an idempotency key is reused for a different request (another account,
+    route, text, template, sender or recipient list): the message names what differs."""

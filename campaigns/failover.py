@@ -29,6 +29,7 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from campaigns import render, segments
 from campaigns.batching import ClosedBatch, Item, Packer
 from campaigns.bulk import insert_batches
+from campaigns.errors import MissingPlaceholder
 from campaigns.gateway import Gateway, gateway_for, resolve_account
 from campaigns.models import AccountState, BatchState, CampaignState, RecipientState
 from campaigns.numbers.formats import for_gateway, to_e164_digits
@@ -307,16 +308,16 @@ def _item_for(campaign: _Campaign, row: _Pending, e164: str, target: _Target) ->
 def _values(
     fields: str | None, names: tuple[str, ...], template: render.Template
 ) -> tuple[str, ...] | None:
-    """The row's values for ``template``'s placeholders (() for a plain text)."""
+    """The row's values for ``template``'s placeholders, defaults filled in (() for a plain
+    text); None when one is missing there."""
     if not template.names:
         return ()
-    if fields is None:
+    by_name = dict(zip(names, json.loads(fields), strict=False)) if fields is not None else {}
+    values = [None if by_name.get(n) is None else str(by_name[n]) for n in template.names]
+    try:
+        return template.fill(values)
+    except MissingPlaceholder:
         return None
-    by_name = dict(zip(names, json.loads(fields), strict=False))
-    values = [by_name.get(n) for n in template.names]
-    if any(v is None or not str(v).strip() for v in values):
-        return None
-    return tuple(str(v).strip() for v in values)
 
 
 def _unchanged(row: _Pending) -> tuple[str, Item]:

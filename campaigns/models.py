@@ -186,8 +186,12 @@ class Campaign(Base):
     window_end: Mapped[str | None] = mapped_column(String(5))
     window_tz: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # What the submission asked for (JSON, campaigns.idempotency): a reused key must match it.
+    request_fingerprint: Mapped[str | None] = mapped_column(Text)
     recipients_total: Mapped[int] = mapped_column(Integer, default=0)
     batches_total: Mapped[int] = mapped_column(Integer, default=0)
+    # In the accounts' one credit unit; 0 across units or for money without a price (each
+    # account's own figure is in campaign_accounts, and CampaignInfo reads it from there).
     credits_planned: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

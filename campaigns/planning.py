@@ -18,15 +18,21 @@ Decisions (DESIGN.md invariant 8, "bad input gets a clear error"):
   sendable row is rejected, the submission fails with ``TextTooLong`` naming the first.
 - A number routed to an account that cannot carry what was given (a template gateway and no
   ``template_id``) is ``rejected`` with the reason saying what to add.
-- A row with a missing or empty placeholder value fails the whole submission
-  (``MissingPlaceholder`` naming the row and column): it is an error in the list, not a
-  property of one number.
-- No sendable number at all (every row invalid, duplicate or suppressed, or no rows) is
-  ``NothingToSend``: such a campaign is almost always a wrong file, column or region.
+- A row with a missing or empty placeholder value (and no ``{name|default}``) is recorded
+  ``rejected`` with the column named, and the rest goes on: one empty cell in a list of
+  thousands should not hold back the others, and the estimate then shows every such row at
+  once. A ``strict`` campaign fails instead (``MissingPlaceholder`` naming the row and column),
+  as every campaign did before.
+- No sendable number at all (every row invalid, duplicate, suppressed or rejected, or no rows)
+  is ``NothingToSend``: such a campaign is almost always a wrong file, column or region.
+
+Every row that is not sent is also counted by reason (``campaigns.findings``, what the
+estimate shows), and written to a rejects file when one is asked for (``campaigns.rejects``).
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
@@ -37,12 +43,15 @@ from typing import NamedTuple, Protocol
 
 from campaigns import segments
 from campaigns.batching import ClosedBatch, Item, UrlBudget
-from campaigns.errors import InputError, NothingToSend, TextTooLong
+from campaigns.credits import total as credits_total
+from campaigns.errors import InputError, MissingPlaceholder, NothingToSend, TextTooLong
+from campaigns.findings import SAMPLES, Findings, Sample, reason_kind
 from campaigns.models import RecipientState as RS
 from campaigns.numbers import InvalidNumber, Normalized, normalizer
 from campaigns.numbers.formats import FORMAT_COUNTRIES, country_of_format, for_gateway
 from campaigns.numbers.metadata import COUNTRY_CODE_BY_HEAD
 from campaigns.recipients_input import Row
+from campaigns.rejects import RejectsFile
 from campaigns.routes import PrefixEntry, RouteTable
 from campaigns.spec import CampaignSpec, Lane
 from campaigns.suppression import SuppressionLookup
@@ -55,6 +64,7 @@ CHUNK_ROWS = 50_000
 FIRST_CHUNK_ROWS = 5_000  # chunks double from here up to CHUNK_ROWS
 _RAW_CHARS = 32  # Recipient.msisdn's width: an invalid row keeps at most this much raw input
 _EXAMPLES = 3  # reasons quoted in an error about the whole list
+_DUPLICATE = "same number as an earlier row"  # how duplicates are counted among problems
 
 
 class Settled(NamedTuple):
@@ -126,17 +136,25 @@ class Tally:
     suppressed: int = 0
     rejected: int = 0
     no_route: int = 0
+    missing_values: int = 0  # rejected for a placeholder value they lack
     segments_max: int = 0
     segments_total: int = 0
     batches: int = 0
     encodings: set[str] = field(default_factory=set)
     examples: list[str] = field(default_factory=list)  # "row 3: invalid: too short"
     accounts: dict[str, AccountTally] = field(default_factory=dict)
+    findings: Findings = field(default_factory=Findings)  # every reason counted, samples
 
     @property
-    def credits(self) -> float:
-        """Credits planned: one per segment per sendable number."""
-        return float(self.segments_total)
+    def credits(self) -> float | None:
+        """What the plan costs in ``credit_unit``: None across units, or when an account
+        charges money and has no price."""
+        return credits_total((a.credits, a.credit_unit) for a in self.accounts.values())[0]
+
+    @property
+    def credit_unit(self) -> str:
+        """The accounts' one credit unit ("credits", "BDT"), or "mixed"."""
+        return credits_total((a.credits, a.credit_unit) for a in self.accounts.values())[1]
 
     @property
     def encoding(self) -> str | None:
@@ -151,6 +169,7 @@ class _Verdict:
     segments: int
     encoding: str
     reason: str | None  # why this text cannot be sent, or None
+    kind: str | None = None  # what the reason is counted under ("text over max_segments (2)")
 
 
 class _Refused(Exception):
@@ -198,18 +217,29 @@ class Planner:
         suppressions: SuppressionLookup,
         *,
         require_sendable: bool = True,
+        rejects: RejectsFile | None = None,
     ) -> Tally:
         """Plan every row into ``sink`` and return the tally.
 
         With ``require_sendable`` (submit), a list with nothing to send raises NothingToSend,
         or TextTooLong when every sendable row was rejected; ``estimate`` reports it instead.
+        ``rejects`` gets every row not sent, and is committed once the list was read whole
+        (before either error: that is when it is most wanted), discarded otherwise.
         """
-        for chunk in _chunks(iter(rows), CHUNK_ROWS):
-            self._plan_chunk(chunk, suppressions)
+        self._rejects = rejects
+        try:
+            for chunk in _chunks(iter(rows), CHUNK_ROWS):
+                self._plan_chunk(chunk, suppressions)
+                self._flush(sink)
+            for lane in self._lanes:
+                lane.packer.finish()
             self._flush(sink)
-        for lane in self._lanes:
-            lane.packer.finish()
-        self._flush(sink)
+        except BaseException:
+            if rejects is not None:
+                rejects.discard()
+            raise
+        if rejects is not None:
+            rejects.commit()
         if require_sendable:
             self._check_sendable()
         return self.tally
@@ -222,6 +252,8 @@ class Planner:
             closed += taken
         closed.sort(key=lambda b: b.seq)
         self.tally.batches += len(closed)
+        if self._rejects is not None:
+            self._rejects.write(self._settled)
         sink.write(self._settled, closed)
         self._settled = []
 
@@ -243,6 +275,7 @@ class Planner:
             # over a chunk they cost a page each (random lists were 1.8x slower in bench.e2e).
             fresh.sort(key=_MSISDN)
             lane.plan(fresh)
+        self.tally.findings.end_chunk()
 
     def _settle_suppressed(self, fresh: list[_Fresh], blocked: set[str]) -> list[_Fresh]:
         kept = []
@@ -267,7 +300,10 @@ class Planner:
             key = int(e164)  # E.164 digits always: an int is the smaller key
             first = seen.get(key)
             if first is not None:
-                self.settle(row_no, number.msisdn, RS.DUPLICATE, f"same number as row {first}")
+                self.settle(
+                    row_no, number.msisdn, RS.DUPLICATE, f"same number as row {first}",
+                    kind=_DUPLICATE,
+                )  # fmt: skip
                 continue
             seen[key] = row_no
             fresh.append((row_no, number.msisdn, e164, values))
@@ -301,7 +337,9 @@ class Planner:
             key = int(e164)  # E.164 digits always: an int is the smaller key
             first = seen.get(key)
             if first is not None:
-                self.settle(row_no, e164, RS.DUPLICATE, f"same number as row {first}")
+                self.settle(
+                    row_no, e164, RS.DUPLICATE, f"same number as row {first}", kind=_DUPLICATE
+                )
                 continue
             seen[key] = row_no
             for length in lengths:
@@ -395,10 +433,13 @@ class Planner:
         reason: str,
         segs: int | None = None,
         account: str | None = None,
+        kind: str | None = None,
     ) -> None:
-        """Record a row that will not be sent (``account``: the account it was meant for)."""
+        """Record a row that will not be sent (``account``: the account it was meant for;
+        ``kind``: what its reason is counted under, default the reason itself)."""
         self._settled.append(_new(Settled, (row_no, msisdn, state, reason, segs)))
         tally = self.tally
+        tally.findings.problem(row_no, msisdn, state, reason, kind or reason)
         # The tally's counters are named after the planned-terminal states.
         setattr(tally, state, getattr(tally, state) + 1)
         if account is not None and state == RS.REJECTED:
@@ -418,17 +459,18 @@ class Planner:
 
     def _settle_invalid(self, row_no: int, raw: str, reason: str) -> None:
         raw = raw.strip().replace("\x00", "\\0")  # kept for the user; NUL cannot be stored
+        kind = reason_kind(reason)
         if len(raw) > _RAW_CHARS:
             reason = f"{reason} (input {raw[:200]!r})"
-        self.settle(row_no, raw[:_RAW_CHARS], RS.INVALID, reason)
+        self.settle(row_no, raw[:_RAW_CHARS], RS.INVALID, reason, kind=kind)
 
     def _check_sendable(self) -> None:
         tally = self.tally
         if tally.valid:
             return
         examples = "; ".join(tally.examples)
-        over_limits = tally.rejected - tally.no_route
-        if over_limits and self.spec.route is None:
+        over_limits = tally.rejected - tally.no_route - tally.missing_values
+        if over_limits and not tally.missing_values and self.spec.route is None:
             raise TextTooLong(
                 f"every sendable row is over the gateway's limits ({tally.rejected} rejected); "
                 f"{examples}"
@@ -527,6 +569,12 @@ class _LanePlanner:
         assert self.template is not None
         text, segs = self.template.source, verdict.segments
         self.planner.count_valid(self.tally, len(fresh), verdict)
+        findings = self.planner.tally.findings
+        if not findings.samples_final:
+            first = heapq.nsmallest(SAMPLES, fresh)
+            findings.offer(
+                Sample(row_no, msisdn, self.account, text) for row_no, msisdn, _, _ in first
+            )
         new = _new
         self.packer.add_many(
             [new(Item, (row_no, msisdn, text, None, segs, None)) for row_no, msisdn, _, _ in fresh]
@@ -541,7 +589,11 @@ class _LanePlanner:
         own = values
         if values is not None and not self._identity:
             own = tuple(values[i] for i in self._value_at)
-        filled = template.values_for(row_no, own)
+        try:
+            filled = template.fill(own)
+        except MissingPlaceholder as missing:
+            self._missing_value(row_no, msisdn, str(missing))
+            return
         text = template.render(filled)
         if self.template_id is not None:
             params = json.dumps(filled, ensure_ascii=False)
@@ -549,11 +601,22 @@ class _LanePlanner:
         verdict = self._verdict(text)
         if verdict.reason is not None:
             self.planner.settle(
-                row_no, msisdn, RS.REJECTED, verdict.reason, verdict.segments, self.account
-            )
+                row_no, msisdn, RS.REJECTED, verdict.reason, verdict.segments, self.account,
+                verdict.kind,
+            )  # fmt: skip
             return
         self.planner.count_valid(self.tally, 1, verdict)
         self.packer.add(Item(row_no, msisdn, text, params, verdict.segments, fields))
+        findings = self.planner.tally.findings
+        if findings.wants_sample(row_no):
+            findings.offer([Sample(row_no, msisdn, self.account, text)])
+
+    def _missing_value(self, row_no: int, msisdn: str, reason: str) -> None:
+        """A row without a value its text needs: rejected (strict: the submission fails)."""
+        if self.spec.strict:
+            raise MissingPlaceholder(f"row {row_no}: {reason}")
+        self.planner.tally.missing_values += 1
+        self.planner.settle(row_no, msisdn, RS.REJECTED, reason, None, self.account)
 
     def _verdict(self, text: str) -> _Verdict:
         verdict = self._verdicts.get(text)
@@ -566,25 +629,28 @@ class _LanePlanner:
     def judge(self, text: str) -> _Verdict:
         """Segments and encoding of ``text``, and why this gateway cannot send it (or None)."""
         size = segments.measure(text)
-        limits, reason = self.limits, None
+        limits, reason, kind = self.limits, None, None
         if not text.strip():
-            reason = "text is empty"
+            reason = kind = "text is empty"
         elif limits.max_text_chars is not None and size.chars > limits.max_text_chars:
             reason = (
                 f"text is {size.chars} characters; the gateway takes at most "
                 f"{limits.max_text_chars}"
             )
+            kind = f"text over the gateway's {limits.max_text_chars} characters"
         elif size.segments > self.spec.max_segments:
             reason = (
                 f"text is {size.segments} segments ({size.encoding}); "
                 f"max_segments is {self.spec.max_segments}"
             )
+            kind = f"text over max_segments ({self.spec.max_segments})"
         elif self.budget is not None and not self.budget.fits_one(text):
             reason = (
                 f"text takes {self.budget.base_chars(text)} URL characters once encoded; "
                 f"the gateway's URL limit is {self.budget.limit_chars}"
             )
-        return _Verdict(size.segments, size.encoding, reason)
+            kind = f"text over the gateway's URL limit ({self.budget.limit_chars})"
+        return _Verdict(size.segments, size.encoding, reason, kind)
 
     def _check_fixed_text(self) -> None:
         """The campaign's own text (or a personalized text's fixed part) must fit the limits."""

@@ -5,22 +5,32 @@ in the list (the CSV header not counted; blank CSV lines count but are skipped) 
 ``values`` are the row's placeholder values aligned with the text's placeholder names (None
 where the row has none). Nothing is read whole: a million-line CSV streams row by row.
 
-The number is the column ``msisdn``, else ``phone``, ``number`` or ``mobile`` (header names
-compared case-insensitively, spaces trimmed); every other column may fill a placeholder of
-the same name (exact name first, then case-insensitively).
+A CSV is opened by ``campaigns.csvfile``: UTF-8 or UTF-16 by its BOM, comma, semicolon or tab
+by its header, no row read past ``MAX_ROW_CHARS``. The number is the column named by
+``phone_column``, else the first of ``NUMBER_COLUMNS`` the header has, names compared loosely
+(case, accents, spaces and punctuation ignored: ``Mobile No.`` is ``mobile no``). Every other
+column may fill a placeholder of the same name (exact name first, then loosely).
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
+from campaigns.csvfile import MAX_ROW_CHARS, RowTooLong, open_csv
 from campaigns.errors import InputError
 
-NUMBER_COLUMNS = ("msisdn", "phone", "number", "mobile")
+# The headers a number column goes by, in order of preference when a file has several; the
+# first four were the only ones before, and keep their order.
+NUMBER_COLUMNS: Final = (
+    "msisdn", "phone", "number", "mobile", "Phone Number", "Mobile Number", "Mobile No",
+    "Phone No", "Cell", "Cell Phone", "Cell No", "Mobile Phone", "Telephone", "Tel", "Telefon",
+    "Mobil", "Numéro", "GSM", "WhatsApp", "Contact", "Contact Number", "Contact No",
+)  # fmt: skip
 Row = tuple[int, str, tuple[str | None, ...] | None]
 Recipients = str | os.PathLike[str] | Iterable[str | int | Mapping[str, Any]]
 
@@ -32,9 +42,13 @@ class RowSource:
     placeholder column is reported before anything else happens.
     """
 
-    def __init__(self, recipients: Recipients, names: tuple[str, ...]) -> None:
+    def __init__(
+        self, recipients: Recipients, names: tuple[str, ...], *, phone_column: str | None = None
+    ) -> None:
         self._names = names
+        self._phone_column = phone_column
         self._file: IO[str] | None = None
+        self.number_column: str | None = None  # the CSV header's number column, once read
         if isinstance(recipients, str | os.PathLike):
             self._rows = self._csv_rows(Path(recipients))
         elif isinstance(recipients, bytes | Mapping):
@@ -43,7 +57,7 @@ class RowSource:
                 f"got {type(recipients).__name__}"
             )
         else:
-            self._rows = _iterable_rows(recipients, names)
+            self._rows = _iterable_rows(recipients, names, phone_column)
 
     def __iter__(self) -> Iterator[Row]:
         return self._rows
@@ -62,14 +76,12 @@ class RowSource:
 
     def _csv_rows(self, path: Path) -> Iterator[Row]:
         try:
-            # Undecodable bytes become lone surrogates, caught per row in the columns used,
-            # so the error names the row (a strict decoder fails a whole buffer at once).
-            self._file = path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
-        except OSError as exc:
-            raise InputError(f"recipients: cannot open {str(path)!r}: {exc.strerror}") from None
-        reader = csv.reader(self._file)
+            self._file, reader = open_csv(path)
+        except RowTooLong as exc:
+            raise InputError(f"{path.name}: the header is {exc} (is it a CSV file?)") from None
         header = _read_header(reader, path)
-        number_at = _number_column(header, path)
+        number_at = _number_column(header, path, self._phone_column)
+        self.number_column = header[number_at]
         value_at = tuple(_placeholder_column(header, name, path) for name in self._names)
         return _csv_body(reader, path, number_at, value_at, header)
 
@@ -79,11 +91,23 @@ def _read_header(reader: Iterator[list[str]], path: Path) -> list[str]:
         header = next(reader, None)
     except csv.Error as exc:
         raise InputError(f"{path.name}: unreadable CSV header ({exc})") from None
+    except RowTooLong as exc:
+        raise InputError(f"{path.name}: the header is {exc} (is it a CSV file?)") from None
     if not header:
         raise InputError(f"{path.name}: the CSV file is empty (no header row)")
     if any(not _is_utf8(h) for h in header):
         raise InputError(f"{path.name}: the header is not UTF-8 text (save the file as UTF-8)")
     return [h.strip() for h in header]
+
+
+def header_key(name: str) -> str:
+    """A column name compared loosely: "Mobile No." and "mobile_no" are both "mobileno"."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(ch for ch in decomposed if ch.isalnum())
+
+
+_NUMBER_KEYS: Final = tuple(header_key(name) for name in NUMBER_COLUMNS)
+_DICT_NUMBER_KEYS: Final = NUMBER_COLUMNS[:4]  # a dict's keys are a program's: exact names
 
 
 def _is_utf8(value: str) -> bool:
@@ -97,14 +121,22 @@ def _is_utf8(value: str) -> bool:
     return True
 
 
-def _number_column(header: list[str], path: Path) -> int:
-    lowered = [h.lower() for h in header]
-    for candidate in NUMBER_COLUMNS:
-        if candidate in lowered:
-            return lowered.index(candidate)
+def _number_column(header: list[str], path: Path, phone_column: str | None) -> int:
+    keys = [header_key(h) for h in header]
+    if phone_column is not None:
+        if header_key(phone_column) in keys:
+            return keys.index(header_key(phone_column))
+        raise InputError(
+            f'{path.name}: phone_column "{phone_column}" is not in the header '
+            f"(found: {', '.join(header)})"
+        )
+    for candidate in _NUMBER_KEYS:
+        if candidate in keys:
+            return keys.index(candidate)
     raise InputError(
-        f"{path.name}: no number column: the header needs one of "
-        f"{', '.join(NUMBER_COLUMNS)} (found: {', '.join(header)})"
+        f"{path.name}: no number column: the header needs one of {', '.join(NUMBER_COLUMNS)} "
+        f"(any case or punctuation), or name yours with phone_column / --phone-column "
+        f"(found: {', '.join(header)})"
     )
 
 
@@ -114,6 +146,9 @@ def _placeholder_column(header: list[str], name: str, path: Path) -> int:
     lowered = [h.lower() for h in header]
     if name.lower() in lowered:
         return lowered.index(name.lower())
+    keys = [header_key(h) for h in header]
+    if header_key(name) in keys:
+        return keys.index(header_key(name))
     raise InputError(
         f'{path.name}: no column "{name}" for placeholder {{{name}}} (found: {", ".join(header)})'
     )
@@ -144,7 +179,16 @@ def _csv_body(
                 if value is not None and not _is_utf8(value):
                     raise _not_utf8(path, row_no, header[i])
             yield row_no, raw, values
+    except RowTooLong as exc:
+        raise InputError(
+            f"{path.name}: row {row_no + 1} is {exc} (is it a CSV file?); nothing after it was read"
+        ) from None
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            limit = min(csv.field_size_limit(), MAX_ROW_CHARS)
+            raise InputError(
+                f"{path.name}: row {row_no + 1}: a field is longer than {limit:,} characters"
+            ) from None
         raise InputError(f"{path.name}: row {row_no + 1}: unreadable CSV ({exc})") from None
 
 
@@ -154,14 +198,16 @@ def _not_utf8(path: Path, row_no: int, column: str) -> InputError:
     )
 
 
-def _iterable_rows(items: Iterable[Any], names: tuple[str, ...]) -> Iterator[Row]:
+def _iterable_rows(
+    items: Iterable[Any], names: tuple[str, ...], phone_column: str | None
+) -> Iterator[Row]:
     for row_no, item in enumerate(items, start=1):
         if isinstance(item, str):
             yield row_no, item, None
         elif isinstance(item, int) and not isinstance(item, bool):
             yield row_no, str(item), None
         elif isinstance(item, Mapping):
-            yield row_no, _dict_number(row_no, item), _dict_values(item, names)
+            yield row_no, _dict_number(row_no, item, phone_column), _dict_values(item, names)
         else:
             raise InputError(
                 f"row {row_no}: expected a number or a dict with an msisdn, "
@@ -169,11 +215,12 @@ def _iterable_rows(items: Iterable[Any], names: tuple[str, ...]) -> Iterator[Row
             )
 
 
-def _dict_number(row_no: int, item: Mapping[str, Any]) -> str:
-    for key in NUMBER_COLUMNS:
+def _dict_number(row_no: int, item: Mapping[str, Any], phone_column: str | None) -> str:
+    for key in (phone_column,) if phone_column is not None else _DICT_NUMBER_KEYS:
         if key in item and item[key] is not None:
             return str(item[key])
-    raise InputError(f'row {row_no}: no "msisdn" key (keys: {", ".join(map(str, item))})')
+    wanted = phone_column or "msisdn"
+    raise InputError(f'row {row_no}: no "{wanted}" key (keys: {", ".join(map(str, item))})')
 
 
 def _dict_values(item: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str | None, ...] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from campaigns import render
@@ -24,6 +24,8 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _MAX_NAME_CHARS = 200  # the columns' widths in models.py
 _MAX_KEY_CHARS = 200
 _MAX_SENDER_CHARS = 50
+# A send time this far in the past is still "now": the caller's clock may run behind ours.
+SEND_AT_SKEW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class CampaignSpec:
     idempotency_key: str | None
     window: tuple[str, str] | None
     window_tz: str | None
+    strict: bool = False  # a row without a placeholder value fails the submission
 
     @property
     def gateway(self) -> Gateway:
@@ -104,6 +107,7 @@ def build_spec(
     window_tz: str | None,
     accounts: Mapping[str, Account] | None,
     routes: Mapping[str, Route] | None = None,
+    strict: bool = False,
 ) -> CampaignSpec:
     """Check every argument that does not depend on the rows; raise the error naming it.
 
@@ -145,6 +149,7 @@ def build_spec(
         idempotency_key=idempotency_key,
         window=resolved_window,
         window_tz=tz,
+        strict=strict,
     )
 
 
@@ -233,15 +238,23 @@ def _sender(gateway: Gateway, sender: str | None) -> str | None:
 
 
 def utc_send_at(send_at: datetime | None) -> datetime:
-    """``send_at`` in UTC, now when None; InputError for a time without a timezone."""
+    """``send_at`` in UTC, now when None; InputError for a time without a timezone, or one
+    more than ``SEND_AT_SKEW`` in the past (it would be sent at once, which is seldom meant)."""
+    now = datetime.now(UTC)
     if send_at is None:
-        return datetime.now(UTC)
+        return now
     if send_at.tzinfo is None or send_at.utcoffset() is None:
         raise InputError(
             f"send_at {send_at.isoformat()} has no timezone: give an aware datetime "
             "(e.g. datetime(..., tzinfo=UTC))"
         )
-    return send_at.astimezone(UTC)
+    at = send_at.astimezone(UTC)
+    if at < now - SEND_AT_SKEW:
+        raise InputError(
+            f"send_at {send_at.isoformat()} is in the past (now {now:%Y-%m-%dT%H:%M:%SZ}): "
+            "give a later time, or none to send now"
+        )
+    return at
 
 
 def check_window(

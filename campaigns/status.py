@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, case, func, literal, select
 
+from campaigns.credits import CREDITS
+from campaigns.credits import total as credits_total
 from campaigns.db import get_engine
 from campaigns.errors import CampaignNotFound, InputError
 from campaigns.models import (
@@ -20,6 +22,7 @@ from campaigns.models import (
     as_utc,
 )
 from campaigns.tables import BATCHES, CAMPAIGN_ACCOUNTS, CAMPAIGNS, RECIPIENTS
+from campaigns.windows import next_opening
 from providers.registry import get_adapter
 
 PAGE_ROWS = 2_000  # recipients read per query by iter_recipients
@@ -43,7 +46,9 @@ class AccountInfo:
     """One account's part of a campaign: its numbers per state, credits, and whether it may
     still send (``state`` failed, with ``reason``: the gateway's words, or why its circuit
     opened). ``planned`` is the share planned at submit; failover moves numbers between
-    accounts, ``recipients`` counts where they are now. Credits are in ``credit_unit``."""
+    accounts, ``recipients`` counts where they are now. Credits are in ``credit_unit``;
+    ``credits_planned`` is None for an account that charges money and had no
+    ``price_per_segment`` at submit."""
 
     account: str
     provider: str
@@ -51,7 +56,7 @@ class AccountInfo:
     reason: str | None
     planned: int
     recipients: dict[RecipientState, int]
-    credits_planned: float
+    credits_planned: float | None
     credits_spent: float
     credit_unit: str
 
@@ -62,9 +67,13 @@ class CampaignInfo:
 
     ``recipients`` counts recipients per state and ``batches`` batches per state (states
     with none are left out). ``credits_spent`` sums the credits of sent and delivered
-    numbers as the gateways charged them. ``account`` is None for a campaign sent through
-    ``route``; ``accounts`` breaks the numbers down per account either way. Times are
-    timezone-aware UTC.
+    numbers as the gateways charged them, ``credits_planned`` what was planned, both in
+    ``credit_unit``: None when the accounts count in different units ("mixed": see
+    ``accounts``), and planned None when money was planned without a price. ``account`` is
+    None for a campaign sent through ``route``; ``accounts`` breaks the numbers down per
+    account either way. Times are timezone-aware UTC, but ``next_window_at``: when a campaign
+    waiting for its send window (or scheduled at a time outside it) may next send, in the
+    window's zone.
     """
 
     id: int
@@ -79,8 +88,8 @@ class CampaignInfo:
     batches_total: int
     recipients: dict[RecipientState, int]
     batches: dict[BatchState, int]
-    credits_planned: float
-    credits_spent: float
+    credits_planned: float | None
+    credits_spent: float | None
     created_at: datetime
     send_at: datetime | None
     started_at: datetime | None
@@ -89,6 +98,8 @@ class CampaignInfo:
     window_tz: str | None
     route: str | None = None
     accounts: tuple[AccountInfo, ...] = ()
+    credit_unit: str = CREDITS
+    next_window_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +141,12 @@ def get_campaign(campaign_id: int, *, database_url: str | None = None) -> Campai
             .order_by(CAMPAIGN_ACCOUNTS.c.position, CAMPAIGN_ACCOUNTS.c.id)
         ).all()
     recipients: dict[RecipientState, int] = {}
-    spent = 0.0
-    for counts, credits in per_account.values():
+    for counts, _credits in per_account.values():
         for state, count in counts.items():
             recipients[state] = recipients.get(state, 0) + count
-        spent += credits
+    accounts = tuple(_account_info(share._mapping, per_account) for share in shares)
+    planned, unit = credits_total((a.credits_planned, a.credit_unit) for a in accounts)
+    spent, _unit = credits_total((a.credits_spent, a.credit_unit) for a in accounts)
     c = row._mapping
     window = (c["window_start"], c["window_end"]) if c["window_start"] else None
     return CampaignInfo(
@@ -142,12 +154,21 @@ def get_campaign(campaign_id: int, *, database_url: str | None = None) -> Campai
         state=c["state"], pause_kind=c["pause_kind"], reason=c["reason"],
         encoding=c["encoding"], recipients_total=c["recipients_total"],
         batches_total=c["batches_total"], recipients=recipients, batches=batches,
-        credits_planned=c["credits_planned"], credits_spent=spent,
+        credits_planned=planned, credits_spent=spent,
         created_at=utc(c["created_at"]) or datetime.now(UTC), send_at=utc(c["send_at"]),
         started_at=utc(c["started_at"]), finished_at=utc(c["finished_at"]),
-        window=window, window_tz=c["window_tz"], route=c["route"],
-        accounts=tuple(_account_info(share._mapping, per_account) for share in shares),
+        window=window, window_tz=c["window_tz"], route=c["route"], accounts=accounts,
+        credit_unit=unit, next_window_at=_next_window(c),
     )  # fmt: skip
+
+
+def _next_window(c: Any) -> datetime | None:
+    """When a campaign waiting for its window (or due at a closed one) may next send."""
+    waiting = c["state"] == CampaignState.SCHEDULED or c["pause_kind"] == PauseKind.WINDOW
+    if not c["window_start"] or not waiting:
+        return None
+    after = max(utc(c["send_at"]) or datetime.now(UTC), datetime.now(UTC))
+    return next_opening(after, c["window_start"], c["window_end"], c["window_tz"])
 
 
 def _counts_per_account(
@@ -191,11 +212,14 @@ def _account_info(
     try:
         unit = get_adapter(share["provider"]).limits.credit_unit
     except KeyError:
-        unit = "credits"
+        unit = CREDITS
+    planned: float | None = share["credits_planned"]
+    if unit != CREDITS and not planned and share["valid"]:
+        planned = None  # money with no price_per_segment at submit: stored as 0, not known
     return AccountInfo(
         account=share["account"], provider=share["provider"], state=share["state"],
         reason=share["reason"], planned=share["valid"], recipients=counts,
-        credits_planned=share["credits_planned"], credits_spent=spent, credit_unit=unit,
+        credits_planned=planned, credits_spent=spent, credit_unit=unit,
     )  # fmt: skip
 
 

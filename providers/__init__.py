@@ -29,9 +29,17 @@ from providers._errors import (
     error_for_unreadable,
 )
 from providers._redact import RedactingFilter, install_log_redaction, redact_text, redact_url
-from providers._vocabulary import Batch, Limits, NumberFormat, NumberResult, ResultState
+from providers._vocabulary import (
+    PLACEHOLDER_RE,
+    Batch,
+    Limits,
+    NumberFormat,
+    NumberResult,
+    ResultState,
+)
 
 __all__ = [
+    "PLACEHOLDER_RE",
     "Account",
     "AccountsSettings",
     "Adapter",

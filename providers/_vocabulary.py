@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
+
+# A placeholder of a campaign text or an approved template: ``{name}``, or ``{name|default}``
+# with the value a row without one gets. campaigns.render fills them; the SMSPlus.az adapter
+# counts a template's parameters by the same rule (groups: the name, the default or None).
+PLACEHOLDER_RE: Final = re.compile(r"\{(\w+)(?:\|([^{}]*))?\}")
 
 
 class NumberFormat(StrEnum):

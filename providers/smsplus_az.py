@@ -27,7 +27,6 @@ Choices where the manual is silent:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
@@ -35,7 +34,14 @@ import httpx
 from providers._accounts import Account
 from providers._adapter import Adapter, CodeTable, all_results, decode_json, outcome_for_code
 from providers._errors import ErrorKind, error_for_unreadable
-from providers._vocabulary import Batch, Limits, NumberFormat, NumberResult, ResultState
+from providers._vocabulary import (
+    PLACEHOLDER_RE,
+    Batch,
+    Limits,
+    NumberFormat,
+    NumberResult,
+    ResultState,
+)
 
 A, R = ErrorKind.ACCOUNT, ErrorKind.REQUEST
 ERROR_CODES: CodeTable = {
@@ -66,7 +72,6 @@ ERROR_CODES: CodeTable = {
 SUCCESS_CODE = "100"
 SEND_PATH = "/api/sms/send"
 PARAM_ARRAYS = ("first_parameters", "second_parameters", "third_parameters")
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 LIMITS = Limits(
     max_recipients=100,
@@ -83,7 +88,8 @@ def template_param_count(account: Account, batch: Batch) -> int:
     """How many parameter arrays a batch's template needs (0-3), as ``build_request`` sends."""
     template = account.templates.get(batch.template_id) if batch.template_id is not None else None
     if template is not None:
-        names = dict.fromkeys(_PLACEHOLDER.findall(template))  # distinct, in order of appearance
+        # distinct, in order of appearance; "{name|default}" is one parameter like "{name}"
+        names = dict.fromkeys(found[1] for found in PLACEHOLDER_RE.finditer(template))
         return min(len(names), len(PARAM_ARRAYS))
     longest = max((len(p) for p in batch.params or ()), default=0)
     return min(longest, len(PARAM_ARRAYS))

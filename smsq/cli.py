@@ -6,6 +6,8 @@ a traceback: see ``main``.
 
 from __future__ import annotations
 
+import csv as csv_module
+import json
 import os
 import secrets
 import sys
@@ -21,11 +23,14 @@ from rich.table import Table
 from sqlalchemy import select
 
 from campaigns import api
-from campaigns.db import DatabaseUrlError, get_engine
+from campaigns.credits import label as credits_text
+from campaigns.csvfile import MAX_ROW_CHARS
+from campaigns.db import DatabaseUrlError, existing_database, get_engine
 from campaigns.errors import CampaignError, InputError
 from campaigns.settings import get_settings
+from campaigns.spec import utc_send_at
 from campaigns.tables import CAMPAIGNS
-from smsq.views import campaigns_table, dumps, watch
+from smsq.views import campaigns_table, dumps, planned_label, to_jsonable, watch
 from worker import connect as connect_workers
 
 app = typer.Typer(
@@ -58,6 +63,10 @@ def _parse_at(value: str | None) -> datetime | None:
         raise InputError(f"--at: {value!r} is not an ISO date-time like {example}") from None
     if at.tzinfo is None:
         raise InputError(f"--at: {value!r} has no time zone offset (add e.g. +05:45 or Z)")
+    try:
+        utc_send_at(at)  # the API's own check, named as the CLI's option
+    except InputError as exc:
+        raise InputError(f"--at: {exc}") from None
     return at
 
 
@@ -80,6 +89,15 @@ def _recipients(csv: Path | None, numbers: list[str]) -> str | list[str]:
     if not numbers:
         raise InputError("no recipients: give --csv FILE or numbers")
     return [n for arg in numbers for n in arg.split(",") if n.strip()]
+
+
+def _database() -> str:
+    """The configured database, which must exist: a command that reads or steers campaigns
+    never creates an empty SQLite file where a mistyped path points (``smsq db upgrade``
+    does)."""
+    url = get_settings().database_url
+    existing_database(url)
+    return url
 
 
 def _check_broker() -> None:
@@ -121,6 +139,15 @@ def submit(
     tz: Annotated[str | None, typer.Option(help="time zone of --window")] = None,
     idempotency_key: Annotated[str | None, typer.Option()] = None,
     max_segments: Annotated[int, typer.Option()] = 10,
+    phone_column: Annotated[
+        str | None, typer.Option(help="the CSV column with the numbers (default: by its name)")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="a row without a placeholder value fails the whole campaign")
+    ] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="write every row not sent, with its reason, to this CSV")
+    ] = None,
     dry_run: Annotated[bool, typer.Option(help="estimate only; writes nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -132,12 +159,14 @@ def submit(
     kwargs: dict[str, Any] = dict(
         text=text, template_id=template_id, sender=sender, send_at=_parse_at(at), name=name,
         idempotency_key=idempotency_key, max_segments=max_segments,
-        window=_parse_window(window), window_tz=tz, route=route,
+        window=_parse_window(window), window_tz=tz, route=route, strict=strict,
+        phone_column=phone_column, rejects=rejects,
     )  # fmt: skip
     recipients = _recipients(csv, numbers or [])
+    _database()
     if dry_run:
         estimate = api.estimate(account, recipients, **kwargs)
-        _emit(estimate) if as_json else out.print(_estimate_table(estimate))
+        _emit(estimate) if as_json else _print_estimate(estimate, rejects)
         return
     _check_arguments(account, recipients, kwargs)  # a typo is reported before the broker
     _check_broker()
@@ -147,11 +176,13 @@ def submit(
     info = api.get_campaign(campaign_id)
     if as_json:
         _emit(info)
-    else:
-        _say(
-            f"campaign {campaign_id} {info.state}: {info.recipients_total} rows, "
-            f"{info.batches_total} batches, {info.credits_planned:g} credits planned"
-        )
+        return
+    _say(
+        f"campaign {campaign_id} {info.state}: {info.recipients_total} rows, "
+        f"{info.batches_total} batches, {planned_label(info)} planned"
+    )
+    if rejects is not None:
+        _say(f"rows not sent, with their reasons: {rejects}")
 
 
 def _check_arguments(
@@ -164,9 +195,10 @@ def _check_arguments(
     from campaigns.recipients_input import RowSource
     from campaigns.spec import build_spec
 
-    spec = build_spec(account, accounts=None, **kwargs)
+    own = {k: v for k, v in kwargs.items() if k not in ("phone_column", "rejects")}
+    spec = build_spec(account, accounts=None, **own)
     Planner(spec)  # TextTooLong when the text alone is over the limits
-    with RowSource(recipients, spec.names):
+    with RowSource(recipients, spec.names, phone_column=kwargs["phone_column"]):
         pass
 
 
@@ -180,29 +212,71 @@ def _emit(value: object) -> None:
     sys.stdout.write(dumps(value) + "\n")
 
 
+def _print_estimate(estimate: api.Estimate, rejects: Path | None) -> None:
+    """The estimate as three tables: the counts, every reason a row is not sent (with its
+    first rows), and the first messages as they would go out."""
+    out.print(_estimate_table(estimate))
+    if estimate.problems:
+        out.print(_problems_table(estimate))
+    if estimate.samples:
+        out.print(_samples_table(estimate))
+    if rejects is not None:
+        _say(f"rows not sent, with their reasons: {rejects}")
+
+
 def _estimate_table(estimate: api.Estimate) -> Table:
     table = Table(title="estimate (nothing written)", show_header=False)
     for field in ("rows", "valid", "invalid", "duplicate", "suppressed", "rejected", "encoding",
-                  "segments_max", "batches", "credits", "balance", "balance_error"):  # fmt: skip
+                  "segments_max", "batches"):  # fmt: skip
+        value = getattr(estimate, field)
+        table.add_row(field, "" if value is None else str(value))
+    table.add_row("credits", _estimate_credits(estimate))
+    for field in ("balance", "balance_error", "number_column"):
         value = getattr(estimate, field)
         table.add_row(field, "" if value is None else str(value))
     if len(estimate.accounts) > 1 or estimate.no_route:
         table.add_row("no_route", str(estimate.no_route))
         for share in estimate.accounts:
             table.add_row(f"account {share.account}", _share_line(share))
-    for example in estimate.examples:
-        table.add_row("example", example)
+    return table
+
+
+def _estimate_credits(estimate: api.Estimate) -> str:
+    if estimate.credit_unit != "mixed":
+        return credits_text(estimate.credits, estimate.credit_unit, named=True)
+    return "mixed units: " + ", ".join(
+        f"{credits_text(s.credits, s.credit_unit, named=True)} on {s.account}"
+        for s in estimate.accounts
+    )
+
+
+def _problems_table(estimate: api.Estimate) -> Table:
+    table = Table(title="rows not sent, by reason", header_style="bold")
+    for column in ("state", "rows", "reason", "first rows"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for problem in estimate.problems:
+        table.add_row(
+            problem.state, str(problem.count), problem.reason, "\n".join(problem.examples)
+        )
+    return table
+
+
+def _samples_table(estimate: api.Estimate) -> Table:
+    table = Table(title="messages as they would go out (first rows)", header_style="bold")
+    for column in ("row", "number", "account", "text"):
+        table.add_column(column, justify="right" if column == "row" else "left")
+    for sample in estimate.samples:
+        table.add_row(str(sample.row_no), sample.msisdn, sample.account, sample.text)
     return table
 
 
 def _share_line(share: api.AccountEstimate) -> str:
     """One account's share of an estimate, in its gateway's units."""
-    credits = "n/a" if share.credits is None else f"{share.credits:g}"
+    credits = credits_text(share.credits, share.credit_unit, named=True)
     balance = share.balance_error or "" if share.balance is None else f"{share.balance:g}"
     return (
         f"{share.provider}: {share.numbers} numbers, {share.batches} batches, "
-        f"{share.segments} segments, {credits} {share.credit_unit}, {share.rejected} rejected; "
-        f"balance {balance}"
+        f"{share.segments} segments, {credits}, {share.rejected} rejected; balance {balance}"
     )
 
 
@@ -256,7 +330,8 @@ def status(
     limit: Annotated[int, typer.Option(help="how many recent campaigns")] = 20,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Show campaigns: state, recipients per state, credits, elapsed time."""
+    """Show campaigns: state, recipients per state, credits, elapsed time, when one waits."""
+    url = _database()
     if campaign_id is not None:
         ids = [campaign_id]
     else:
@@ -267,7 +342,7 @@ def status(
             .order_by(CAMPAIGNS.c.id.desc())
             .limit(limit)
         )
-        with get_engine().connect() as conn:
+        with get_engine(url).connect() as conn:
             ids = sorted(conn.execute(query).scalars())
     infos = [api.get_campaign(i) for i in ids]
     if as_json:
@@ -277,17 +352,24 @@ def status(
 
 
 @app.command("watch")
-def watch_cmd(campaign_ids: Annotated[list[int], typer.Argument(help="campaign ids")]) -> None:
-    """Live progress until the campaigns end."""
+def watch_cmd(
+    campaign_ids: Annotated[list[int], typer.Argument(help="campaign ids")],
+    timeout: Annotated[
+        float | None, typer.Option(help="stop watching after this many seconds")
+    ] = None,
+) -> None:
+    """Live progress until the campaigns end (elapsed time from each one's start)."""
+    _database()
     for i in campaign_ids:
         api.get_campaign(i)  # fail with one line on an unknown id, before drawing bars
-    infos = watch(campaign_ids, api.get_campaign, out)
+    infos = watch(campaign_ids, api.get_campaign, out, timeout_s=timeout)
     out.print(campaigns_table(infos))
 
 
 @app.command()
 def pause(campaign_id: CampaignId) -> None:
     """Pause a campaign before its next batch."""
+    _database()
     api.pause_campaign(campaign_id)
     _say(f"campaign {campaign_id} paused")
 
@@ -295,6 +377,7 @@ def pause(campaign_id: CampaignId) -> None:
 @app.command()
 def resume(campaign_id: CampaignId) -> None:
     """Resume a paused campaign; sent numbers are never sent again."""
+    _database()
     api.get_campaign(campaign_id)  # an unknown id is reported before the broker
     _check_broker()
     connect_workers()
@@ -306,6 +389,7 @@ def resume(campaign_id: CampaignId) -> None:
 @app.command()
 def cancel(campaign_id: CampaignId) -> None:
     """Cancel a campaign: every unsent number becomes cancelled."""
+    _database()
     count = api.cancel_campaign(campaign_id)
     _say(f"campaign {campaign_id} cancelled ({count} numbers not sent)")
 
@@ -313,6 +397,7 @@ def cancel(campaign_id: CampaignId) -> None:
 @app.command("retry-failed")
 def retry_failed(campaign_id: CampaignId) -> None:
     """Send the failed numbers again (never the sent ones)."""
+    _database()
     api.get_campaign(campaign_id)  # an unknown id is reported before the broker
     _check_broker()
     connect_workers()
@@ -321,21 +406,89 @@ def retry_failed(campaign_id: CampaignId) -> None:
     _say(f"campaign {campaign_id}: {count} failed numbers planned again")
 
 
+RegionOption = Annotated[
+    str | None, typer.Option("--region", help="country of numbers without a code, e.g. NP")
+]
+AccountOption = Annotated[
+    str | None, typer.Option("--account", help="read national numbers in this account's country")
+]
+CsvOption = Annotated[Path | None, typer.Option("--csv", help="CSV with a number column")]
+PhoneColumn = Annotated[str | None, typer.Option(help="the CSV column with the numbers")]
+
+
 @app.command("suppress")
 def suppress_cmd(
-    numbers: Annotated[list[str], typer.Argument(help="numbers with country code")],
+    numbers: Annotated[list[str] | None, typer.Argument(help="numbers (or comma lists)")] = None,
     reason: Annotated[str, typer.Option(help="why (opt-out, complaint, ...)")] = "opt-out",
+    region: RegionOption = None,
+    account: AccountOption = None,
+    csv: CsvOption = None,
+    phone_column: PhoneColumn = None,
 ) -> None:
-    """Add numbers to the global opt-out list."""
-    count = api.suppress(numbers, reason)
+    """Add numbers to the global opt-out list (with a country code, or --region/--account)."""
+    count = api.suppress(reason=reason, **_opt_out(numbers, csv, region, account, phone_column))
     _say(f"{count} numbers suppressed")
 
 
 @app.command("unsuppress")
-def unsuppress_cmd(numbers: Annotated[list[str], typer.Argument()]) -> None:
-    """Remove numbers from the global opt-out list."""
-    count = api.unsuppress(numbers)
+def unsuppress_cmd(
+    numbers: Annotated[list[str] | None, typer.Argument(help="numbers (or comma lists)")] = None,
+    region: RegionOption = None,
+    account: AccountOption = None,
+    csv: CsvOption = None,
+    phone_column: PhoneColumn = None,
+) -> None:
+    """Remove numbers from the global opt-out list (read as `suppress` reads them)."""
+    count = api.unsuppress(**_opt_out(numbers, csv, region, account, phone_column))
     _say(f"{count} numbers unsuppressed")
+
+
+def _opt_out(
+    numbers: list[str] | None,
+    csv: Path | None,
+    region: str | None,
+    account: str | None,
+    phone_column: str | None,
+) -> dict[str, Any]:
+    """What suppress and unsuppress pass on: the numbers, and how to read national ones."""
+    _database()
+    recipients = _recipients(csv, numbers or [])
+    return dict(numbers=recipients, default_region=region, account=account,
+                phone_column=phone_column)  # fmt: skip
+
+
+@app.command("suppressions")
+def suppressions_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the opt-out list: each number with its reason and since when."""
+    url = _database()
+    entries = api.iter_suppressions(database_url=url)
+    if as_json:
+        _emit(list(entries))
+        return
+    count = 0
+    for entry in entries:  # one line each, streamed: the list may be long
+        _say(f"+{entry.msisdn}  {entry.created_at:%Y-%m-%d %H:%M}Z  {entry.reason or ''}".rstrip())
+        count += 1
+    err.print(f"{count} numbers on the opt-out list", highlight=False)
+
+
+@app.command("recipients")
+def recipients_cmd(
+    campaign_id: CampaignId,
+    state: Annotated[str | None, typer.Option(help="only this state, e.g. rejected")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A campaign's recipients as CSV (row, number, state, reason), or JSON lines."""
+    url = _database()
+    rows = api.iter_recipients(campaign_id, state, database_url=url)
+    if as_json:
+        for info in rows:
+            sys.stdout.write(json.dumps(to_jsonable(info), ensure_ascii=False) + "\n")
+        return
+    writer = csv_module.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(("row", "number", "state", "reason"))
+    for info in rows:
+        writer.writerow((info.row_no, info.msisdn, info.state, info.reason or ""))
 
 
 @app.command()
@@ -543,6 +696,11 @@ def main(argv: list[str] | None = None) -> None:
         _fail("configuration: " + "; ".join(lines[:3]))
     except OSError as exc:
         _os_error(exc)
+    except MemoryError:
+        _fail(
+            f"out of memory (smsq reads a list a row at a time, rows up to {MAX_ROW_CHARS:,} "
+            "characters: this machine has too little memory left)"
+        )
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     if isinstance(code, int) and code:  # typer.Exit(n) comes back as n without standalone_mode

@@ -1,4 +1,9 @@
-"""What the CLI shows: campaign tables, JSON, and the live progress of running campaigns."""
+"""What the CLI shows: campaign tables, JSON, and the live progress of running campaigns.
+
+Credits are shown in each gateway's unit and never added across units (``campaigns.credits``);
+times are the campaign's own: elapsed from when it started sending, planned starts and window
+openings where it waits.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +24,12 @@ from rich.progress import (
     TaskID,
     TaskProgressColumn,
     TextColumn,
-    TimeElapsedColumn,
 )
 from rich.table import Table
 from rich.text import Text
 
+from campaigns.credits import MIXED
+from campaigns.credits import label as credits_text
 from campaigns.models import (
     CAMPAIGN_TERMINAL,
     PLANNED_TERMINAL,
@@ -103,7 +109,7 @@ def campaigns_table(infos: Sequence[CampaignInfo]) -> Table:
                 f" {share.account}",
                 share.state + ("*" if share.reason else ""),
                 *[str(share.recipients.get(s, 0)) for s in states],
-                _credits(share.credits_spent, share.credit_unit),
+                credits_text(share.credits_spent, share.credit_unit),
                 "",
             )
     return table
@@ -116,14 +122,17 @@ def campaign_label(info: CampaignInfo) -> str:
 
 def credits_label(info: CampaignInfo) -> str:
     """Credits spent, in the gateways' unit; never a sum across units (credits and BDT)."""
-    units = {share.credit_unit for share in info.accounts} or {"credits"}
-    if len(units) > 1:
-        return "mixed"
-    return _credits(info.credits_spent, next(iter(units)))
+    return credits_text(info.credits_spent, info.credit_unit)
 
 
-def _credits(amount: float, unit: str) -> str:
-    return f"{amount:g}" if unit == "credits" else f"{amount:g} {unit}"
+def planned_label(info: CampaignInfo) -> str:
+    """Credits planned, in the gateways' unit: "250 credits", "12.5 BDT", or per account."""
+    if info.credit_unit != MIXED:
+        return credits_text(info.credits_planned, info.credit_unit, named=True)
+    return ", ".join(
+        f"{credits_text(a.credits_planned, a.credit_unit, named=True)} on {a.account}"
+        for a in info.accounts
+    )
 
 
 # Column headings short enough for an 80-column terminal.
@@ -138,17 +147,43 @@ _SHORT = {
 
 
 def _reasons(infos: Sequence[CampaignInfo]) -> str | None:
-    """Why campaigns and accounts marked * paused or failed, in the gateway's own words."""
+    """Why campaigns and accounts marked * paused or failed (or wait), in the gateway's own
+    words, and when a campaign that waits will start."""
     lines = []
     for info in infos:
-        if info.reason:
-            lines.append(f"#{info.id} {info.state}: {info.reason}")
+        waits = waiting_label(info)
+        if info.reason or waits:
+            said = "; ".join(part for part in (info.reason, waits) if part)
+            lines.append(f"#{info.id} {info.state}: {said}")
         lines += [
             f"#{info.id} {share.account} {share.state}: {share.reason}"
             for share in info.accounts
             if share.reason
         ]
     return "\n".join(lines) or None
+
+
+def waiting_label(info: CampaignInfo) -> str | None:
+    """When a campaign that has not started will (its send_at), and when its window next
+    opens; None for one that is sending or done."""
+    parts = []
+    if info.state == CampaignState.SCHEDULED and info.send_at is not None:
+        parts.append(f"starts {info.send_at:%Y-%m-%d %H:%M} UTC")
+    if info.next_window_at is not None:
+        parts.append(f"window opens {info.next_window_at:%Y-%m-%d %H:%M %z} ({info.window_tz})")
+    return ", ".join(parts) or None
+
+
+class _ElapsedColumn(ProgressColumn):
+    """Time since the campaign started sending (its ``started_at``, not when watch began)."""
+
+    def render(self, task: Task) -> Text:
+        seconds = task.fields.get("elapsed_s")
+        if seconds is None:
+            return Text("-:--:--", style="progress.elapsed")
+        minutes, secs = divmod(int(seconds), 60)
+        hours, minutes = divmod(minutes, 60)
+        return Text(f"{hours}:{minutes:02d}:{secs:02d}", style="progress.elapsed")
 
 
 class _RateColumn(ProgressColumn):
@@ -188,6 +223,12 @@ def _label(info: CampaignInfo) -> str:
     return f"#{info.id} {campaign_label(info)[:16]:<16} {_outcomes(info.recipients)}{state}"
 
 
+def _notice(info: CampaignInfo) -> str | None:
+    """What watch prints above the bars when it changes: why a campaign waits or stopped."""
+    why = "; ".join(part for part in (info.reason, waiting_label(info)) if part)
+    return f"#{info.id} {info.state}: {why}" if why else None
+
+
 def _account_label(share: AccountInfo) -> str:
     state = "" if share.state == AccountState.ACTIVE else f" {share.state}"
     return f"   {share.account[:16]:<16} {_outcomes(share.recipients)}{state}"
@@ -198,6 +239,33 @@ def _outcomes(r: Mapping[RecipientState, int]) -> str:
         f"{r.get(RS.SENT, 0):>6} sent {r.get(RS.FAILED, 0):>4} failed "
         f"{r.get(RS.UNKNOWN, 0):>4} unknown"
     )
+
+
+def _show(
+    progress: Progress,
+    tasks: dict[tuple[int, str | None], TaskID],
+    info: CampaignInfo,
+    notices: dict[int, str | None],
+) -> None:
+    """One campaign's bars brought up to date, and its notice printed when it changed."""
+    notice = _notice(info)
+    if notice is not None and notice != notices.get(info.id):
+        progress.console.print(notice, markup=False, highlight=False)
+    notices[info.id] = notice
+    seconds = elapsed_s(info)
+    done = _resolved(info.recipients)
+    rate = done / seconds if seconds else None
+    progress.update(tasks[info.id, None], description=_label(info), total=_sendable(info),
+                    completed=done, rate_per_s=rate, elapsed_s=seconds)  # fmt: skip
+    for share in info.accounts:
+        task = tasks.get((info.id, share.account))
+        if task is None:
+            continue
+        done = _resolved(share.recipients)
+        rate = done / seconds if seconds else None
+        progress.update(task, description=_account_label(share),
+                        total=_account_sendable(share), completed=done, rate_per_s=rate,
+                        elapsed_s=seconds)  # fmt: skip
 
 
 def watch(
@@ -214,7 +282,7 @@ def watch(
         BarColumn(),
         TaskProgressColumn(),
         _RateColumn(),
-        TimeElapsedColumn(),
+        _ElapsedColumn(),
         _EtaColumn(),
     )
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
@@ -225,23 +293,11 @@ def watch(
             tasks[i, None] = progress.add_task(f"#{i}", total=1)
             for share in info.accounts if info.route is not None else ():
                 tasks[i, share.account] = progress.add_task(share.account, total=1)
+        notices: dict[int, str | None] = {}
         while True:
             infos = {i: fetch(i) for i in ids}
-            for i, info in infos.items():
-                seconds = elapsed_s(info)
-                done = _resolved(info.recipients)
-                rate = done / seconds if seconds else None
-                progress.update(tasks[i, None], description=_label(info),
-                                total=_sendable(info), completed=done, rate_per_s=rate)  # fmt: skip
-                for share in info.accounts:
-                    task = tasks.get((i, share.account))
-                    if task is None:
-                        continue
-                    done = _resolved(share.recipients)
-                    rate = done / seconds if seconds else None
-                    progress.update(task, description=_account_label(share),
-                                    total=_account_sendable(share), completed=done,
-                                    rate_per_s=rate)  # fmt: skip
+            for info in infos.values():
+                _show(progress, tasks, info, notices)
             if all(info.state in CAMPAIGN_TERMINAL for info in infos.values()):
                 break
             if deadline is not None and time.monotonic() > deadline:

@@ -64,3 +64,9 @@ def circuit(account: str) -> str:
 
 
 TICK_LOCK = f"{PREFIX}lock:tick"  # held while one tick runs, so two beats never overlap
+
+
+def consumed(queue: str) -> str:
+    """Present while some worker consumes ``queue``: a heartbeat each worker refreshes
+    (``worker.consumers``), since kombu's Redis transport has no consumer count."""
+    return f"{PREFIX}consumed:{queue}"

@@ -5,6 +5,8 @@ The database holds every send time and every state, so the tick is what makes ti
 - release scheduled campaigns whose ``send_at`` has come (or park them, paused by window);
 - pause running campaigns outside their daily send window, resume window-paused ones inside;
 - recover batches that stopped moving (``worker.recovery``): lost messages, dead workers;
+- say so in a campaign's reason when no worker consumes its account's queue
+  (``worker.consumers``);
 - complete campaigns with no open batch.
 
 Every change is a compare-and-set, so two ticks running at once (two beats) cannot both act
@@ -22,7 +24,7 @@ import redis
 from sqlalchemy import Connection, and_, func, or_, select, update
 
 from campaigns.models import Campaign, CampaignState, PauseKind
-from worker import dispatch, keys, recovery, store
+from worker import consumers, dispatch, keys, recovery, store
 from worker.context import WorkerContext
 from worker.recovery import QueueDepth
 from worker.store import BatchRef
@@ -49,6 +51,7 @@ class TickReport:
     resolved: int = 0
     reconciled_sent: int = 0
     moved: int = 0  # numbers failed over from an account that failed for their campaign
+    unconsumed: int = 0  # accounts whose queue has messages and no worker reading it
     cancelled: int = 0
     completed: int = 0
     skipped_locked: bool = False
@@ -99,6 +102,7 @@ def _tick_steps(ctx: WorkerContext, queue_depth: QueueDepth, report: TickReport)
     resolved, reconciled = recovery.resolve_stale(ctx, now)
     report.resolved += resolved
     report.reconciled_sent += reconciled
+    report.unconsumed += consumers.flag_unconsumed(ctx, queue_depth)
     with ctx.engine.begin() as conn:
         report.completed += _complete_finished(conn, now)
 

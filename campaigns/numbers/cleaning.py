@@ -6,6 +6,10 @@ digit (Bengali ০-৯, Devanagari ०-९, full-width ０-９ ...) reads as its
 refused ("contains letters"): phonenumbers would read ``98412x4567`` as a number by dropping
 the ``x``, which is not what a campaign list wants. Both paths read the cleaned digits, never
 the raw text, so this policy is one piece of code, not one per path.
+
+What a spreadsheet does to a number it took for one (``9762768809.0``, ``9.762768809E+9``) is
+undone here too when nothing was lost, and refused with the reason when digits were
+(``campaigns.numbers.spreadsheet``).
 """
 
 from __future__ import annotations
@@ -13,47 +17,62 @@ from __future__ import annotations
 import unicodedata
 from typing import Final
 
+from campaigns.numbers import spreadsheet
 from campaigns.numbers.model import InvalidNumber
 
 # ASCII inputs (nearly all) are cleaned with one bytes.translate, ~5x faster than
 # str.translate with a dict table.
 _SEPARATORS: Final = " \t\n\r\v\f-.()/"
 _ASCII_SEPARATORS: Final = _SEPARATORS.encode("ascii")
-_UNICODE_SEPARATORS: Final = frozenset(_SEPARATORS + "\u2212\uff0e\uff08\uff09\uff0f\u3002")
-_UNICODE_SEPARATOR_CATEGORIES: Final = frozenset({"Zs", "Cf", "Pd"})  # spaces, BOM/LRM, dashes
+_UNICODE_SEPARATORS: Final = frozenset("\u2212\uff0e\uff08\uff09\uff0f\u3002")  # and dashes
 _PLUS_SIGNS: Final = frozenset("+\uff0b")
 
 
 def clean(raw: str) -> tuple[bool, str]:
     """``(has_plus, ascii_digits)`` of a pasted number, or InvalidNumber saying what is wrong."""
-    if raw.isascii():
-        if raw[:1] == "+" and raw[1:].isdigit():  # "+9779841234567": nothing to clean
-            return True, raw[1:]
-        cleaned = raw.encode("ascii").translate(None, _ASCII_SEPARATORS)
-        if cleaned.isdigit():
-            return False, cleaned.decode("ascii")
-        if cleaned[:1] == b"+" and cleaned[1:].isdigit():
-            return True, cleaned[1:].decode("ascii")
-        text = cleaned.decode("ascii")
-    else:
-        text = "".join(_unicode_char(ch) for ch in raw)
-        digits = text[1:] if text[:1] == "+" else text
-        if digits.isdigit() and digits.isascii():
-            return text[:1] == "+", digits
-    raise InvalidNumber(_unreadable_reason(text), raw)
+    text = raw if raw.isascii() else "".join(_unicode_char(ch) for ch in raw)
+    if not text.isascii():  # a letter or symbol of another script is left
+        raise InvalidNumber(_unreadable_reason(_drop_separators(text)), raw)
+    if text[:1] == "+" and text[1:].isdigit():  # "+9779841234567": nothing to clean
+        return True, text[1:]
+    cleaned = text.encode("ascii").translate(None, _ASCII_SEPARATORS)
+    plus = cleaned[:1] == b"+"
+    if cleaned[plus:].isdigit():
+        # "9762768809.0" loses its dot as a separator: look for a spreadsheet's float first.
+        found = spreadsheet.repaired(text, raw) if "." in text else None
+        return found or (plus, cleaned[plus:].decode("ascii"))
+    found = spreadsheet.repaired(text, raw)  # a decimal comma, thousands, scientific notation
+    if found is not None:
+        return found
+    inner = spreadsheet.text_cell(text)
+    if inner is not None and inner != text:
+        return clean(inner)
+    raise InvalidNumber(_unreadable_reason(cleaned.decode("ascii")), raw)
+
+
+def _drop_separators(text: str) -> str:
+    return "".join(ch for ch in text if ch not in _SEPARATORS)
 
 
 def _unicode_char(ch: str) -> str:
-    """One character of a non-ASCII input: its ASCII digit, ``+``, nothing, or itself."""
+    """One character of a non-ASCII input: its ASCII digit, ``+``, a separator, nothing, or
+    itself. ASCII characters are left to the ASCII rules, and a space stays a space, so that
+    ``9762768809.0`` with a no-break space after it reads as the float it is, while
+    ``98412\u00a04567.0`` reads as the separated digits it is."""
+    if ch.isascii():
+        return ch
     digit = unicodedata.decimal(ch, None)
     if digit is not None:
         return str(digit)
     if ch in _PLUS_SIGNS:
         return "+"
-    if ch.isspace() or ch in _UNICODE_SEPARATORS:
+    category = unicodedata.category(ch)
+    if ch.isspace() or category == "Zs":
+        return " "
+    if category == "Cf":  # BOM, direction marks: invisible
         return ""
-    if unicodedata.category(ch) in _UNICODE_SEPARATOR_CATEGORIES:
-        return ""
+    if ch in _UNICODE_SEPARATORS or category == "Pd":
+        return "-"
     return ch
 
 

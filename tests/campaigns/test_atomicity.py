@@ -66,11 +66,16 @@ def test_a_database_error_in_the_second_chunk_leaves_nothing(
 
 
 def test_nul_characters_are_refused_or_kept_printable(db_url: str) -> None:
+    rows = [{"msisdn": "9840000001", "name": "a"}, {"msisdn": "9840000002", "name": "b\x00c"}]
     with pytest.raises(InputError, match='row 2: column "name" contains a NUL character'):
-        submit_campaign(
-            nepal(), [{"msisdn": "9840000001", "name": "a"}, {"msisdn": "9840000002",
-            "name": "b\x00c"}], text="Hi {name}", database_url=db_url,
-        )  # fmt: skip
+        submit_campaign(nepal(), rows, text="Hi {name}", strict=True, database_url=db_url)
+    # Not strict: that row alone is rejected, with the reason (which holds no NUL itself).
+    campaign_id = submit_campaign(nepal(), rows, text="Hi {name}", database_url=db_url)
+    (rejected,) = iter_recipients(campaign_id, "rejected", database_url=db_url)
+    assert (rejected.row_no, rejected.reason) == (
+        2,
+        'column "name" contains a NUL character (placeholder {name} in text)',
+    )
     campaign_id = submit_campaign(nepal(), ["98400\x0000001", "9840000002"], text="Hi",
                                   database_url=db_url)  # fmt: skip
     (invalid,) = iter_recipients(campaign_id, "invalid", database_url=db_url)

@@ -5,11 +5,26 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import update
 
-from campaigns import estimate, get_campaign, submit_campaign, suppress
+from campaigns import (
+    IdempotencyConflict,
+    InputError,
+    MissingPlaceholder,
+    NothingToSend,
+    estimate,
+    get_campaign,
+    submit_campaign,
+    suppress,
+)
+from campaigns.db import get_engine
+from campaigns.tables import CAMPAIGNS
 from tests.campaigns.helpers import (
     azerbaijan,
     bangladesh,
@@ -25,9 +40,11 @@ def test_same_key_returns_the_first_campaign(db_url: str, dispatched: list[int])
     first = submit_campaign(
         nepal(), nepal_numbers(3), text="Hi", idempotency_key="order-1", database_url=db_url
     )
+    # A retry may compute its send time afresh and pass a generator: the same request.
     again = submit_campaign(
-        nepal(), nepal_numbers(9), text="Other", idempotency_key="order-1", database_url=db_url
-    )
+        nepal(), iter(nepal_numbers(3)), text="Hi", idempotency_key="order-1",
+        send_at=datetime.now(UTC) + timedelta(hours=1), database_url=db_url,
+    )  # fmt: skip
     other = submit_campaign(
         nepal(), nepal_numbers(2), text="Hi", idempotency_key="order-2", database_url=db_url
     )
@@ -35,6 +52,59 @@ def test_same_key_returns_the_first_campaign(db_url: str, dispatched: list[int])
     assert get_campaign(first, database_url=db_url).recipients_total == 3
     assert row_counts(db_url)["campaigns"] == 2
     assert dispatched == [first, other]
+
+
+# (what the retry changes, the arguments it passes, what the error names)
+CONFLICTS = [
+    ("text", dict(text="Other"), "a different text:"),
+    ("list", dict(recipients=nepal_numbers(4)), "a different recipient list:"),
+    ("one number", dict(recipients=[*nepal_numbers(2), "9840000009"]), "recipient list"),
+    ("text and list", dict(text="Other", recipients=nepal_numbers(9)),
+     "a different text and recipient list"),
+    ("account", dict(account=nepal(name="nepal2")), "a different account"),
+    ("sender", dict(sender="OTHER"), "a different sender"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("change", [c[1] for c in CONFLICTS], ids=[c[0] for c in CONFLICTS])
+def test_same_key_with_another_request_is_refused_naming_what_differs(
+    db_url: str, dispatched: list[int], change: dict[str, Any]
+) -> None:
+    words = next(c[2] for c in CONFLICTS if c[1] is change)
+    first = submit_campaign(
+        nepal(), nepal_numbers(3), text="Hi", idempotency_key="k", database_url=db_url
+    )
+    before = row_counts(db_url)
+    request: dict[str, Any] = dict(account=nepal(), recipients=nepal_numbers(3), text="Hi")
+    with pytest.raises(IdempotencyConflict) as caught:
+        submit_campaign(**(request | change), idempotency_key="k", database_url=db_url)
+    message = str(caught.value)
+    assert message.startswith(f"idempotency_key 'k' is campaign {first}'s"), message
+    assert words in message and "nothing was written" in message
+    assert row_counts(db_url) == before and dispatched == [first]
+
+
+def test_a_campaign_from_before_fingerprints_keeps_its_key(db_url: str) -> None:
+    first = submit_campaign(
+        nepal(), nepal_numbers(3), text="Hi", idempotency_key="old", database_url=db_url
+    )
+    with get_engine(db_url).begin() as conn:  # as migration 0006 leaves older campaigns
+        conn.execute(update(CAMPAIGNS).values(request_fingerprint=None))
+    again = submit_campaign(
+        nepal(), nepal_numbers(5), text="Other", idempotency_key="old", database_url=db_url
+    )
+    assert again == first
+
+
+def test_a_retried_csv_is_the_same_request(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("msisdn,name\n9841000001,Ram\n9841000002,Sita\n")
+    args: dict[str, Any] = dict(text="Hi {name}", idempotency_key="csv", database_url=db_url)
+    first = submit_campaign(nepal(), path, **args)
+    assert submit_campaign(nepal(), str(path), **args) == first
+    path.write_text("msisdn,name\n9841000001,Ram\n9841000002,Gita\n")  # one value edited
+    with pytest.raises(IdempotencyConflict, match="recipient list"):
+        submit_campaign(nepal(), path, **args)
 
 
 def test_racing_submits_with_one_key_create_one_campaign(db_url: str) -> None:
@@ -151,3 +221,88 @@ def test_balance_is_read_from_the_gateway(sqlite_url: str, stock_server: str) ->
         presto(base_url=stock_server), ["0700000001"], text="Hi", database_url=sqlite_url
     )
     assert (result.balance, result.balance_error) == (12345.0, None)
+
+
+def test_the_estimate_shows_every_problem_at_once_and_sample_messages(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A list with three empty names, two short numbers and a spreadsheet's damage: one dry
+    run names them all, by reason, and the rejects file lists every row with its reason."""
+    rows = [
+        {"msisdn": "9841000001", "name": "Sita"},
+        {"msisdn": "9841000002", "name": ""},
+        {"msisdn": "12345", "name": "Ram"},
+        {"msisdn": "9841000004", "name": " "},
+        {"msisdn": "9.82807E+9", "name": "Hari"},
+        {"msisdn": "9841000001", "name": "Sita"},
+        {"msisdn": "9841000007"},
+        {"msisdn": "678", "name": "Gita"},
+        {"msisdn": "9762768809.0", "name": "Maya"},
+    ]
+    rejects = tmp_path / "rejects.csv"
+    result = estimate(
+        nepal(), rows, text="Namaste {name}", rejects=rejects, database_url=sqlite_url,
+        check_balance=False,
+    )  # fmt: skip
+    assert (result.valid, result.rejected, result.invalid, result.duplicate) == (2, 3, 3, 1)
+    found = {(p.state, p.reason): (p.count, p.examples) for p in result.problems}
+    assert found == {
+        ("rejected", 'column "name" is empty (placeholder {name} in text)'): (2, (
+            'row 2 (9841000002): column "name" is empty (placeholder {name} in text)',
+            'row 4 (9841000004): column "name" is empty (placeholder {name} in text)',
+        )),
+        ("rejected", 'column "name" has no value (placeholder {name} in text)'): (1, (
+            'row 7 (9841000007): column "name" has no value (placeholder {name} in text)',
+        )),
+        ("invalid", "too short for a Nepali mobile number"): (2, (
+            "row 3 (12345): too short for a Nepali mobile number",
+            "row 8 (678): too short for a Nepali mobile number",
+        )),
+        ("invalid", "shortened by a spreadsheet"): (1, (
+            "row 5 (9.82807E+9): shortened by a spreadsheet: 9.82807E+9 kept only 6 digits of "
+            "10 (format the column as text and export it again)",
+        )),
+        ("duplicate", "same number as an earlier row"): (1, (
+            "row 6 (9841000001): same number as row 1",
+        )),
+    }  # fmt: skip
+    assert [(s.row_no, s.msisdn, s.text) for s in result.samples] == [
+        (1, "9841000001", "Namaste Sita"), (9, "9762768809", "Namaste Maya"),
+    ]  # fmt: skip
+    written = rejects.read_text(encoding="utf-8").splitlines()
+    assert written[0] == "row,number,state,reason"
+    assert [line.split(",")[:3] for line in written[1:]] == [
+        ["2", "9841000002", "rejected"], ["3", "12345", "invalid"],
+        ["4", "9841000004", "rejected"], ["5", "9.82807E+9", "invalid"],
+        ["6", "9841000001", "duplicate"], ["7", "9841000007", "rejected"],
+        ["8", "678", "invalid"],
+    ]  # fmt: skip
+
+
+def test_a_strict_estimate_fails_on_the_first_missing_value(sqlite_url: str) -> None:
+    rows = [{"msisdn": "9841000001", "name": ""}, {"msisdn": "9841000002", "name": ""}]
+    with pytest.raises(MissingPlaceholder, match=r'^row 1: column "name" is empty'):
+        estimate(nepal(), rows, text="Hi {name}", strict=True, database_url=sqlite_url)
+
+
+def test_rejects_are_written_at_submit_even_when_nothing_is_sendable(
+    db_url: str, tmp_path: Path, dispatched: list[int]
+) -> None:
+    rejects = tmp_path / "out" / "rejects.csv"
+    rejects.parent.mkdir()
+    with pytest.raises(NothingToSend):
+        submit_campaign(nepal(), ["1", "22"], text="Hi", rejects=rejects, database_url=db_url)
+    assert rejects.read_text().splitlines()[1:] == [
+        "1,1,invalid,too short for a Nepali mobile number",
+        "2,22,invalid,too short for a Nepali mobile number",
+    ]
+    campaign_id = submit_campaign(
+        nepal(), ["9841000001", "1"], text="Hi", rejects=rejects, database_url=db_url
+    )
+    assert rejects.read_text().splitlines()[1:] == [
+        "2,1,invalid,too short for a Nepali mobile number"
+    ]
+    assert dispatched == [campaign_id]
+    with pytest.raises(InputError, match="rejects: cannot write"):
+        submit_campaign(nepal(), ["9841000001"], text="Hi", rejects=tmp_path / "no" / "r.csv",
+                        database_url=db_url)  # fmt: skip

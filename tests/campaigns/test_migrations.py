@@ -12,6 +12,8 @@ from sqlalchemy import Connection, create_engine, inspect
 from campaigns.models import Base
 from campaigns.schema import current_revision, upgrade
 
+HEAD = "0006"  # the newest migration
+
 
 def _differences(url: str) -> list[object]:
     engine = create_engine(url)
@@ -23,7 +25,7 @@ def _differences(url: str) -> list[object]:
 
 
 def test_upgraded_schema_matches_the_models(db_url: str) -> None:
-    assert current_revision(db_url) == "0005"
+    assert current_revision(db_url) == HEAD
     assert _differences(db_url) == []
 
 
@@ -48,7 +50,7 @@ def test_upgrade_is_idempotent_and_works_on_an_empty_file(tmp_path: object) -> N
     assert current_revision(url) is None
     upgrade(url)
     upgrade(url)  # a second run changes nothing
-    assert current_revision(url) == "0005"
+    assert current_revision(url) == HEAD
     assert _differences(url) == []
 
 
@@ -89,7 +91,7 @@ def test_a_0001_database_upgrades_keeping_its_rows_and_downgrades(tmp_path: obje
                 " (1, 3, '12', 'invalid', 0), (1, 4, '12', 'invalid', 0)"
             )
         upgrade(url)
-        assert current_revision(url) == "0005"
+        assert current_revision(url) == HEAD
         assert _differences(url) == []
         names = {i["name"] for i in inspect(engine).get_indexes("recipients")}
         assert "ix_recipients_campaign" in names and "ix_recipients_campaign_state" not in names
@@ -180,7 +182,7 @@ def test_a_0003_database_with_campaigns_upgrades_to_routes_and_back(db_url: str)
                 "(1, 3, '2250701020306', NULL, 'rejected', 12, NULL, 0, true)"
             )
         upgrade(db_url)
-        assert current_revision(db_url) == "0005"
+        assert current_revision(db_url) == HEAD
         assert _differences(db_url) == []
         with engine.connect() as conn:
             batch = conn.exec_driver_sql("SELECT account, provider FROM batches").one()
@@ -205,5 +207,62 @@ def test_a_0003_database_with_campaigns_upgrades_to_routes_and_back(db_url: str)
     finally:
         from campaigns.db import dispose_engines
 
+        dispose_engines()
+        engine.dispose()
+
+
+def test_a_0005_database_with_campaigns_upgrades_to_fingerprints_and_back(db_url: str) -> None:
+    """Campaigns from before fingerprints keep their rows and their idempotency keys: a key
+    reused on one returns it (there is nothing to compare); a new campaign stores its own."""
+    from alembic import command
+
+    from campaigns import submit_campaign
+    from campaigns.db import dispose_engines
+    from campaigns.schema import alembic_config
+    from tests.campaigns.helpers import nepal, nepal_numbers
+
+    config = alembic_config(db_url)
+    command.downgrade(config, "0005")
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            _insert_campaign(conn)
+            conn.exec_driver_sql("UPDATE campaigns SET idempotency_key = 'before-0006'")
+            conn.exec_driver_sql(
+                "INSERT INTO recipients (campaign_id, row_no, msisdn, state, attempts, "
+                "unique_in_campaign) VALUES (1, 1, '2250701020304', 'pending', 0, true)"
+            )
+            if conn.dialect.name == "postgresql":  # the row took id 1 by hand, not the sequence
+                conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('campaigns', 'id'), 1)")
+        upgrade(db_url)
+        assert current_revision(db_url) == HEAD
+        assert _differences(db_url) == []
+        with engine.connect() as conn:
+            kept = conn.exec_driver_sql(
+                "SELECT id, idempotency_key, request_fingerprint FROM campaigns"
+            ).one()
+        assert tuple(kept) == (1, "before-0006", None)
+        again = submit_campaign(
+            nepal(), nepal_numbers(2), text="Hi", idempotency_key="before-0006",
+            database_url=db_url,
+        )  # fmt: skip
+        fresh = submit_campaign(
+            nepal(), nepal_numbers(2), text="Hi", idempotency_key="after-0006",
+            database_url=db_url,
+        )  # fmt: skip
+        with engine.connect() as conn:
+            stored = conn.exec_driver_sql(
+                f"SELECT request_fingerprint FROM campaigns WHERE id = {fresh}"
+            ).scalar_one()
+        assert again == 1 and '"account": "nepal"' in stored
+
+        command.downgrade(config, "0005")
+        with engine.connect() as conn:
+            counts = conn.exec_driver_sql(
+                "SELECT (SELECT count(*) FROM campaigns), (SELECT count(*) FROM recipients)"
+            ).one()
+        assert tuple(counts) == (2, 3)
+        upgrade(db_url)
+    finally:
         dispose_engines()
         engine.dispose()

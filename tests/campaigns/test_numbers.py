@@ -4,6 +4,7 @@ against phonenumbers itself on 20,000 generated inputs per gateway format."""
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 
 import phonenumbers
@@ -118,7 +119,7 @@ REJECTED = [
     (NP, "+", "empty"),
     (NP, "98412x4567", "contains letters"),
     (NP, "tel:+9779841234567", "contains letters"),
-    (NP, "9.84123E+09", "contains letters"),  # a spreadsheet's scientific notation
+    (NP, "9.84123E+09", "shortened by a spreadsheet: 9.84123E+09 kept only 6 digits of 10"),
     (NP, "9841234567, 9851234567", "unexpected character ','"),
     (NP, "98+41234567", "misplaced '+'"),
     (NP, "01-4412345", "fixed-line number"),  # Kathmandu landline
@@ -184,6 +185,98 @@ def test_one_country_formats_refuse_a_contradicting_default_region() -> None:
         normalizer(BD, "IN")
     with pytest.raises(ValueError, match="unknown region"):
         normalizer(INTL, "XX")
+
+
+# --- what spreadsheets do to numbers -----------------------------------------------------------
+
+# (format, cell as exported, MSISDN or the start of the reason). A numeric cell drops a
+# national number's leading 0; NP, BD and AZ read their numbers without the trunk 0 anyway,
+# while Côte d'Ivoire's 0 is a digit of the number since 2021, so its loss is a real loss.
+SPREADSHEET = [
+    (NP, "9762768809.0", "9762768809"),  # a float export
+    (NP, "9762768809.00", "9762768809"),
+    (NP, "9762768809,0", "9762768809"),  # a decimal comma (semicolon-separated files)
+    (NP, "9.762768809E+9", "9762768809"),  # scientific notation, every digit there
+    (NP, "9.762768809e+09", "9762768809"),
+    (NP, "9,762768809E+09", "9762768809"),
+    (NP, "9.7627688090E+9", "9762768809"),  # a trailing zero past the point is no fraction
+    (NP, "9,762,768,809", "9762768809"),  # a thousands separator
+    (NP, '="9762768809"', "9762768809"),  # the formula that keeps a cell text
+    (NP, "'9762768809", "9762768809"),  # the apostrophe that does the same
+    (NP, " 9762768809.0\u00a0", "9762768809"),
+    (NP, "9.82807E+9", "shortened by a spreadsheet: 9.82807E+9 kept only 6 digits of 10"),
+    (NP, "9.8E+09", "shortened by a spreadsheet: 9.8E+09 kept only 2 digits of 10"),
+    (NP, "9.8412345678E+9", "not a whole number"),
+    (NP, "984123456.0", "too short for a Nepali mobile number"),  # repaired, then read
+    (NP, "98412345678.5", "too long for a Nepali mobile number"),  # a fraction is no float tail
+    (BD, "8801712345678.0", "8801712345678"),
+    (BD, "1712345678.0", "8801712345678"),  # 01712345678 without its 0
+    (BD, "8.801712345678E+12", "8801712345678"),
+    (BD, "1.712345678E+9", "8801712345678"),
+    (BD, "8.8017E+12", "shortened by a spreadsheet: 8.8017E+12 kept only 5 digits of 13"),
+    (BD, "8,801,712,345,678", "8801712345678"),
+    (AZ, "994501234567.0", "994501234567"),
+    (AZ, "501234567.0", "994501234567"),  # 0501234567 without its 0
+    (AZ, "9.94501234567E+11", "994501234567"),
+    (AZ, "5.01234567E+8", "994501234567"),
+    (AZ, "9.9450123E+11", "shortened by a spreadsheet: 9.9450123E+11 kept only 8 digits of 12"),
+    (INTL, "2250707070707.0", "2250707070707"),
+    (INTL, "2.250707070707E+12", "2250707070707"),
+    (INTL, "2.25070707E+12", "shortened by a spreadsheet: 2.25070707E+12 kept only 9 digits"),
+    (INTL, "707070707.0", "too short for a mobile number in CI"),  # 0707070707 lost its 0
+    (INTL, "221771234567.0", "221771234567"),  # Senegal, SMSPresto's own format
+]
+
+
+@pytest.mark.parametrize(("fmt", "raw", "expected"), SPREADSHEET)
+def test_spreadsheet_damage_is_repaired_when_lossless_and_named_when_not(
+    fmt: NumberFormat, raw: str, expected: str
+) -> None:
+    got = outcome(normalizer(fmt), raw)
+    assert got == outcome(reference_normalizer(fmt), raw)  # both paths, same words
+    if isinstance(got, Normalized):
+        assert got.msisdn == expected
+    else:
+        assert got.startswith(expected), got
+
+
+def spreadsheet_forms(digits: str, rng: random.Random) -> list[tuple[str, bool]]:
+    """(what a spreadsheet may make of ``digits`` stored as a number, whether every digit is
+    still there): a float, scientific notation with every digit and with some lost, a
+    thousands separator. ``digits`` has at least two digits and no leading zero."""
+    exponent = len(digits) - 1
+    mantissa = f"{digits[0]}.{digits[1:]}"
+    shortened = f"{digits[0]}.{digits[1 : rng.randint(1, exponent)]}".rstrip(".")
+    return [
+        (digits + rng.choice([".0", ",0", ".00"]), True),
+        (f"{mantissa}E+{exponent}", True),
+        (f"{mantissa.replace('.', ',')}e+{exponent:02d}", True),
+        (f"{int(digits):,}", True),
+        (f"{shortened}E+{exponent}", False),
+    ]
+
+
+@pytest.mark.parametrize(("fmt", "seed"), [(NP, 11), (BD, 12), (AZ, 13), (INTL, 14)])
+def test_both_paths_agree_on_spreadsheet_forms(fmt: NumberFormat, seed: int) -> None:
+    """A lossless form reads as its digits do, a lossy one is refused as shortened, and the
+    fast path says exactly what the reference path says, on forms of generated numbers."""
+    normalize, reference = normalizer(fmt), reference_normalizer(fmt)
+    rng = random.Random(seed)
+    repaired = 0
+    for _raw, clean in generated_inputs(fmt, 1_000, seed):
+        digits = clean.lstrip("+").lstrip("0")
+        if len(digits) < 2 or not digits.isdigit():
+            continue
+        as_digits = outcome(normalize, digits)  # a numeric cell has no "+" (nor leading 0)
+        for form, lossless in spreadsheet_forms(digits, rng):
+            got = outcome(normalize, form)
+            assert got == outcome(reference, form), form
+            if lossless:
+                assert got == as_digits, (form, got)
+                repaired += isinstance(got, Normalized)
+            else:
+                assert isinstance(got, str) and got.startswith("shortened"), (form, got)
+    assert repaired > 500
 
 
 # --- to_e164 ---------------------------------------------------------------------------------
@@ -288,8 +381,15 @@ def _decorated(clean: str, rng: random.Random) -> str:
     return rng.choice(["", " ", "\ufeff", "\t"]) + text + rng.choice(["", " ", "\r"])
 
 
+_LOOKS_LIKE_A_FLOAT = re.compile(r"\s*(\d+)\.0+\s*")
+
+
 def generated_inputs(fmt: NumberFormat, count: int, seed: int) -> list[tuple[str, str]]:
-    """(raw input, what it reads as once separators are dropped), reproducibly."""
+    """(raw input, what it reads as once separators are dropped), reproducibly.
+
+    A separator dot that happens to leave digits, one dot and zeros (``984123456.0``) makes
+    the input a spreadsheet's float, read without its fraction: the policy of ``cleaning``.
+    """
     rng = random.Random(seed)
     regions = _REGIONS[fmt][1]
     samples = []
@@ -300,7 +400,9 @@ def generated_inputs(fmt: NumberFormat, count: int, seed: int) -> list[tuple[str
         else:
             region = rng.choice(regions)
             clean = _written(region, _national_sample(region, rng), rng)
-        samples.append((_decorated(clean, rng), clean))
+        raw = _decorated(clean, rng)
+        looks_like_a_float = _LOOKS_LIKE_A_FLOAT.fullmatch(raw)
+        samples.append((raw, looks_like_a_float[1] if looks_like_a_float else clean))
     return samples
 
 

@@ -75,3 +75,48 @@ def test_unknown_template_names_the_id_and_the_known_ones() -> None:
 def test_template_with_more_than_three_parameters_is_refused() -> None:
     with pytest.raises(InvalidTemplate, match=r"template 9 has 4 placeholders .*at most 3"):
         render.template_for(azerbaijan(), 9, AZ_LIMITS)
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "filled", "rendered"),
+    [
+        ("Hi {name|friend}!", (None,), ("friend",), "Hi friend!"),
+        ("Hi {name|friend}!", ("  ",), ("friend",), "Hi friend!"),
+        ("Hi {name|friend}!", (" Sita ",), ("Sita",), "Hi Sita!"),
+        ("Hi {name|dear customer}, {name}", (None,), ("dear customer",),
+         "Hi dear customer, dear customer"),  # a name's default holds wherever it appears
+        ("Hi{name|}.", ("",), ("",), "Hi."),  # an empty default leaves the value out
+        ("{a|x} {b}", (None, "y"), ("x", "y"), "x y"),
+        ("{a|x-y z}", (None,), ("x-y z",), "x-y z"),
+    ],
+)  # fmt: skip
+def test_defaults_fill_missing_values(
+    text: str, values: tuple[str | None, ...], filled: tuple[str, ...], rendered: str
+) -> None:
+    template = render.parse(text)
+    assert template.fill(values) == filled
+    assert template.render(template.fill(values)) == rendered
+
+
+def test_a_default_does_not_hide_a_missing_value_elsewhere() -> None:
+    template = render.parse("{name|friend}, code {code}")
+    with pytest.raises(MissingPlaceholder, match=r'column "code" has no value'):
+        template.fill((None, None))
+    assert render.parse("{a|}{b}").fixed_text == ""  # defaults are not fixed text
+
+
+def test_two_defaults_for_one_name_are_refused() -> None:
+    with pytest.raises(InvalidTemplate, match=r"placeholder \{name\} has two defaults"):
+        render.parse("{name|friend} {name|pal}")
+    assert render.parse("{name|friend} {name|friend} {name}").defaults == ("friend",)
+
+
+def test_an_smsplus_template_with_a_default_is_one_parameter() -> None:
+    from providers import Batch
+    from providers.smsplus_az import template_param_count
+
+    account = azerbaijan(templates={11: "Salam {name|dostum}, kod {code}"})
+    template = render.template_for(account, 11, AZ_LIMITS)
+    assert template.names == ("name", "code") and template.defaults == ("dostum", None)
+    batch = Batch(msisdns=("994501234567",), template_id=11, params=(("dostum", "1"),))
+    assert template_param_count(account, batch) == 2

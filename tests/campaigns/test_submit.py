@@ -90,7 +90,12 @@ def test_bangla_text_batches_fit_aamarsms_url_limit(db_url: str) -> None:
     campaign_id = submit_campaign(account, bd_numbers(400), text=BANGLA, database_url=db_url)
 
     info = get_campaign(campaign_id, database_url=db_url)
-    assert info.encoding == "UCS-2" and info.credits_planned == 400 * 2
+    assert info.encoding == "UCS-2" and info.credit_unit == "BDT"
+    assert info.credits_planned is None  # AamarSMS charges taka; no price_per_segment was set
+    priced = submit_campaign(
+        bangladesh(price_per_segment=0.25), bd_numbers(400), text=BANGLA, database_url=db_url
+    )
+    assert get_campaign(priced, database_url=db_url).credits_planned == 400 * 2 * 0.25
     planned = planned_requests(db_url, campaign_id, account)
     assert len(planned) > 4  # 100 per request would be 4: the URL is the tighter limit
     assert sum(p.size for p in planned) == 400

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -34,13 +34,46 @@ def _rows_with_hole(count: int, hole_row: int) -> list[dict[str, str]]:
 
 CASES: list[Case] = [
     (
-        "empty placeholder value after a whole chunk was written",
+        "empty placeholder value after a whole chunk was written, strict",
         lambda url: submit_campaign(
             nepal(), _rows_with_hole(CHUNK_ROWS + 500, CHUNK_ROWS + 17), text="Hi {name}",
-            database_url=url,
+            strict=True, database_url=url,
         ),
         MissingPlaceholder,
         f'row {CHUNK_ROWS + 17}: column "name" is empty (placeholder {{name}} in text)',
+    ),
+    (
+        "every row without its placeholder value",
+        lambda url: submit_campaign(nepal(), nepal_numbers(2), text="Hi {name}", database_url=url),
+        NothingToSend,
+        "no sendable number among 2 rows (0 invalid, 0 duplicate, 0 suppressed, 2 rejected); "
+        'row 1: rejected: column "name" has no value (placeholder {name} in text)',
+    ),
+    (
+        "send time in the past",
+        lambda url: submit_campaign(
+            nepal(), nepal_numbers(1), text="Hi", send_at=datetime.now(UTC) - timedelta(minutes=5),
+            database_url=url,
+        ),
+        InputError,
+        "is in the past",
+    ),
+    (
+        "a default given twice, differently",
+        lambda url: submit_campaign(
+            nepal(), nepal_numbers(1), text="Hi {name|friend}, {name|pal}", database_url=url
+        ),
+        InvalidTemplate,
+        "text: placeholder {name} has two defaults, 'friend' and 'pal': give one",
+    ),
+    (
+        "a phone_column the dicts do not have",
+        lambda url: submit_campaign(
+            nepal(), [{"msisdn": "9841000001"}], text="Hi", phone_column="mobile",
+            database_url=url,
+        ),
+        InputError,
+        'row 1: no "mobile" key (keys: msisdn)',
     ),
     (
         "unknown account name",
@@ -180,7 +213,7 @@ def test_csv_errors_name_the_file_row_and_column(sqlite_url: str, tmp_path: Path
     path = tmp_path / "list.csv"
     path.write_text("msisdn,name\n9840000001,Ram\n9840000002,\n", encoding="utf-8")
     with pytest.raises(MissingPlaceholder, match=r'row 2: column "name" is empty'):
-        submit_campaign(nepal(), path, text="Hi {name}", database_url=sqlite_url)
+        submit_campaign(nepal(), path, text="Hi {name}", strict=True, database_url=sqlite_url)
     with pytest.raises(InputError, match=r'no column "city" for placeholder \{city\}'):
         submit_campaign(nepal(), path, text="Hi {city}", database_url=sqlite_url)
     assert row_counts(sqlite_url)["recipients"] == 0

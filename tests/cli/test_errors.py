@@ -8,6 +8,7 @@ of them, to prove what reaches a real terminal.
 
 from __future__ import annotations
 
+import csv
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,13 +40,16 @@ def files(tmp_path: Path) -> Path:
     """The inputs a user gets wrong: CSVs of every kind of broken, and a folder."""
     write_csv(tmp_path / "people.csv", [{"msisdn": "9841000001", "name": "Sita"},
                                         {"msisdn": "9841000002", "name": " "}])  # fmt: skip
-    write_csv(tmp_path / "nonum.csv", [{"phone_no": "9841000001", "name": "Sita"}])
+    write_csv(tmp_path / "nonum.csv", [{"phone_2": "9841000001", "name": "Sita"}])
     long_az = [{"msisdn": f"99450100000{i}", "name": LONG_NAME} for i in (1, 2)]
     write_csv(tmp_path / "long_az.csv", long_az)
     (tmp_path / "garbage.csv").write_bytes(
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
     )
     (tmp_path / "adir").mkdir()
+    with (tmp_path / "huge.csv").open("wb") as f:  # a 2 GB export with no newline after row 1
+        f.write(b"msisdn,name\n9841000001,Sita\n9841000002,")
+        f.truncate(2 * 1024**3)
     return tmp_path
 
 
@@ -65,15 +69,23 @@ CASES: list[tuple[str, tuple[str, ...], tuple[str, ...], int]] = [
      (*AAKASH, "--csv", "{tmp}/garbage.csv", "--text", "Hi", "--dry-run"),
      ("garbage.csv", "not UTF-8"), 1),
     ("csv-without-number-column", (*AAKASH, "--csv", "{tmp}/nonum.csv", "--text", "Hi"),
-     ("nonum.csv", "no number column", "msisdn", "phone_no"), 1),
+     ("nonum.csv", "no number column", "msisdn", "phone_2", "--phone-column"), 1),
+    ("phone-column-not-in-the-header",
+     (*AAKASH, "--csv", "{tmp}/nonum.csv", "--text", "Hi", "--phone-column", "Mobile"),
+     ("nonum.csv", 'phone_column "Mobile" is not in the header', "phone_2"), 1),
+    ("csv-row-of-2-gigabytes", (*AAKASH, "--csv", "{tmp}/huge.csv", "--text", "Hi {name}"),
+     ("huge.csv", "row 2 is longer than 100,000 characters"), 1),
+    ("csv-row-of-2-gigabytes-dry-run",
+     (*AAKASH, "--csv", "{tmp}/huge.csv", "--text", "Hi", "--dry-run"),
+     ("huge.csv", "row 2 is longer than"), 1),
     ("placeholder-without-column",
      (*AAKASH, "--csv", "{tmp}/people.csv", "--text", "Hi {surname}"),
      ("people.csv", 'no column "surname"', "{surname}"), 1),
-    ("placeholder-value-missing-in-a-row",
-     (*AAKASH, "--csv", "{tmp}/people.csv", "--text", "Hi {name}"),
+    ("placeholder-value-missing-in-a-row-strict",
+     (*AAKASH, "--csv", "{tmp}/people.csv", "--text", "Hi {name}", "--strict"),
      ("row 2", 'column "name" is empty', "{name}"), 1),
-    ("placeholder-value-missing-dry-run",
-     (*AAKASH, "--csv", "{tmp}/people.csv", "--text", "Hi {name}", "--dry-run"),
+    ("placeholder-value-missing-dry-run-strict",
+     (*AAKASH, "--csv", "{tmp}/people.csv", "--text", "Hi {name}", "--dry-run", "--strict"),
      ("row 2", 'column "name"'), 1),
     ("placeholder-for-plain-numbers", (*AAKASH, "9841000001", "--text", "Hi {name}"),
      ("row 1", 'column "name" has no value'), 1),
@@ -99,6 +111,8 @@ CASES: list[tuple[str, tuple[str, ...], tuple[str, ...], int]] = [
      ("--at", "'2030-12-01T09:30'", "no time zone offset"), 1),
     ("at-garbage", (*AAKASH, "9841000001", "--text", "Hi", "--at", "next tuesday"),
      ("--at", "'next tuesday'", "ISO"), 1),
+    ("at-in-the-past", (*AAKASH, "9841000001", "--text", "Hi", "--at", "2020-12-01T09:30Z"),
+     ("--at", "send_at 2020-12-01T09:30:00+00:00 is in the past"), 1),
     ("window-without-dash", (*AAKASH, "9841000001", "--text", "Hi", "--window", "0900"),
      ("--window", "'0900'", "HH:MM-HH:MM"), 1),
     ("window-bad-hours", (*AAKASH, "9841000001", "--text", "Hi", "--window", "9-17"),
@@ -113,9 +127,20 @@ CASES: list[tuple[str, tuple[str, ...], tuple[str, ...], int]] = [
     ("zone-without-window", (*AAKASH, "9841000001", "--text", "Hi", "--tz", "Asia/Kathmandu"),
      ("'Asia/Kathmandu' given without a window",), 1),
     ("suppress-not-a-number", ("suppress", "12345"), ("'12345'", "not a valid phone number"), 1),
+    ("suppress-several-not-numbers", ("suppress", "12345", "abc", "--region", "NP"),
+     ("2 numbers are not valid phone numbers", "'abc' (row 2): contains letters"), 1),
+    ("suppress-unknown-region", ("suppress", "9841000001", "--region", "XX"),
+     ("region 'XX'",), 1),
+    ("suppress-unknown-account", ("suppress", "9841000001", "--account", "nepal"),
+     ("account 'nepal' is not configured",), 1),
+    ("suppress-region-and-account",
+     ("suppress", "9841000001", "--region", "NP", "--account", "aakashsms_v1"),
+     ("a region or an account", "not both"), 1),
+    ("suppress-nothing", ("suppress",), ("no recipients",), 1),
     *[
         (f"unknown-campaign-{command}", (command, "999"), ("campaign 999 does not exist",), 1)
-        for command in ("status", "watch", "pause", "resume", "cancel", "retry-failed")
+        for command in ("status", "watch", "pause", "resume", "cancel", "retry-failed",
+                        "recipients")
     ],
     ("unknown-command", ("sned",), ("No such command 'sned'",), 2),
     ("missing-account", ("submit", "9841000001", "--text", "Hi"),
@@ -212,9 +237,43 @@ def test_an_unreachable_postgresql(cli_env: CliEnv, smsq: Smsq) -> None:
 
 
 def test_a_database_without_the_schema_suggests_the_upgrade(cli_env: CliEnv, smsq: Smsq) -> None:
-    url = f"sqlite:///{cli_env.tmp_path}/empty.db"
-    cli_env.set(SMSQ_DATABASE_URL=url)
+    path = cli_env.tmp_path / "empty.db"
+    path.touch()  # a file, with no schema in it
+    cli_env.set(SMSQ_DATABASE_URL=f"sqlite:///{path}")
     assert_one_line_error(smsq("status"), "no such table", "try `smsq db upgrade`", code=2)
+
+
+def test_commands_never_create_a_database_that_does_not_exist(cli_env: CliEnv, smsq: Smsq) -> None:
+    path = cli_env.tmp_path / "typo" / "smsq.db"
+    url = f"sqlite:///{path}"
+    cli_env.set(SMSQ_DATABASE_URL=url)
+    for argv in (("status",), ("status", "1"), ("watch", "1"), ("suppressions",),
+                 ("recipients", "1"), ("pause", "1"), ("suppress", "+9779841000001"),
+                 (*AAKASH, "9841000001", "--text", "Hi", "--dry-run")):  # fmt: skip
+        line = assert_one_line_error(smsq(*argv), f"database at {url} unusable", code=2)
+        assert "does not exist" in line and "smsq db upgrade" in line
+    assert not path.exists() and not path.parent.exists()  # neither the file nor its folder
+    assert smsq("db", "upgrade").code == 0 and path.exists()  # the one command that creates
+
+
+def test_running_out_of_memory_is_one_line(
+    cli_env: CliEnv, smsq: Smsq, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_memory(*args: object, **kwargs: object) -> object:
+        raise MemoryError
+
+    monkeypatch.setattr(csv, "reader", no_memory)  # what a machine short of memory does
+    result = smsq(*AAKASH, "--csv", str(files / "people.csv"), "--text", "Hi", "--dry-run")
+    assert_one_line_error(result, "out of memory", code=1)
+
+
+def test_an_idempotency_key_reused_for_another_text_is_refused(cli_env: CliEnv, smsq: Smsq) -> None:
+    args = (*AAKASH, "9841000001", "--idempotency-key", "bills-12")
+    first = smsq(*args, "--text", "Hi").campaign_id()
+    assert smsq(*args, "--text", "Hi").campaign_id() == first
+    result = smsq(*args, "--text", "Hello")
+    assert_one_line_error(result, f"'bills-12' is campaign {first}'s", "a different text")
+    assert campaign_count(cli_env.database_url) == 1
 
 
 def test_a_database_url_that_is_not_one(cli_env: CliEnv, smsq: Smsq) -> None:
@@ -260,6 +319,8 @@ def test_as_a_program_no_traceback_reaches_the_terminal(cli_env: CliEnv, files: 
         ((*AAKASH, "9841000001", "--text", "Hi"), broker_down,
          ("broker unreachable at redis://127.0.0.1:1/0",), 1),
         (("status",), {"SMSQ_DATABASE_URL": f"sqlite:///{files}/a-file/x/smsq.db"},
+         ("database at", "does not exist"), 2),
+        (("db", "upgrade"), {"SMSQ_DATABASE_URL": f"sqlite:///{files}/a-file/x/smsq.db"},
          ("database at", "cannot create"), 2),
         (("accounts",), {"SMSQ_CONFIG": str(files / "bad.toml")}, ("'sparrow'",), 1),
         (("status", "abc"), {}, ("campaign_id",), 2),

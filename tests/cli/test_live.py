@@ -8,11 +8,13 @@ sandbox's record of accepted messages must agree with what ``smsq status`` says 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from campaigns.db import dispose_engines
 from providers.sandbox.client import SandboxClient, SandboxProcess
@@ -23,6 +25,7 @@ from tests.cli.helpers import (
     funded_accounts,
 )
 from tests.fixtures.cluster import StartCluster
+from worker import keys
 from worker.local import LocalCluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -151,3 +154,32 @@ def test_send_delivers_one_message_ahead_and_waits_for_the_gateways_answer(
     assert all(c["name"] != message.msisdn for c in listed)  # messages are not campaigns
     refused = smsq("send", "12345", "--text", "x", "--account", "aakashsms_v3")
     assert_one_line_error(refused, "no sendable number", "invalid")
+
+
+def test_a_campaign_no_worker_consumes_says_so_in_status_and_watch(
+    live: CliEnv, smsq: Smsq, cluster: LocalCluster
+) -> None:
+    """An account added to the config after the workers started: nobody reads its queue, and
+    the campaign says so instead of waiting in silence as "running"."""
+    late = cluster.config.accounts["aakashsms_v3"].model_copy(update={"name": "late_account"})
+    live.write_accounts({**cluster.config.accounts, "late_account": late})
+    campaign_id = smsq(
+        "submit", "--account", "late_account", "9841000001", "--text", "Hi"
+    ).campaign_id()
+    deadline = time.monotonic() + 20
+    while "no worker consumes" not in str((info := _status(smsq, campaign_id))["reason"]):
+        assert time.monotonic() < deadline, info
+        time.sleep(0.3)
+    assert info["state"] == "running"
+    assert info["reason"].startswith("no worker consumes account 'late_account'")
+    for shown in (smsq("status", str(campaign_id)), smsq("watch", str(campaign_id), "--timeout",
+                                                          "1")):  # fmt: skip
+        words = " ".join(shown.out.split())  # the table's caption wraps at the terminal's width
+        assert "no worker consumes account 'late_account'" in words, shown.out
+    assert smsq("cancel", str(campaign_id)).code == 0  # its message stays unread: no matter
+    client = redis.Redis.from_url(cluster.config.broker_url)  # the limiter's Redis too, here
+    try:  # the workers announce what they do read
+        assert client.exists(keys.consumed(keys.send_queue("aakashsms_v3")))
+        assert not client.exists(keys.consumed(keys.send_queue("late_account")))
+    finally:
+        client.close()

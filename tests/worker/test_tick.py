@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qs
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from campaigns import get_campaign, pause_campaign, resume_campaign
 from campaigns.models import Batch, Campaign, Recipient
-from worker import dispatch, reconcile, sending, store, tick
+from worker import consumers, dispatch, keys, reconcile, sending, store, tick
 from worker.clock import utcnow
 
 from .conftest import Harness
@@ -57,7 +57,7 @@ def test_a_scheduled_campaign_is_released_at_its_time(harness: Harness) -> None:
 
 
 def test_a_send_window_holds_sends_back_and_lets_them_go(harness: Harness) -> None:
-    now = utcnow().replace(hour=12, minute=0)
+    now = utcnow().replace(hour=12, minute=0) + timedelta(days=1)  # send_at may not be past
     campaign_id = harness.submit(
         "smspresto", PRESTO_NUMBERS, text="Hi", send_at=now - timedelta(minutes=1),
         window=("13:00", "14:00"), window_tz="UTC",
@@ -210,3 +210,44 @@ def test_a_campaign_with_nothing_to_send_completes_on_release(harness: Harness) 
     assert sending.send_batch(ref.batch_id, harness.ctx(Gateway(presto_ok))).enqueue == ()
     assert campaign_state(harness, campaign_id)[0] == "completed"
     assert run(harness, utcnow()).completed == 0
+
+
+def campaign_reason(h: Harness, campaign_id: int) -> str | None:
+    with h.ctx(presto_ok).engine.connect() as conn:
+        reason: str | None = conn.execute(
+            select(Campaign.reason).where(Campaign.id == campaign_id)
+        ).scalar_one()
+    return reason
+
+
+def test_a_queue_no_worker_reads_is_named_in_the_campaigns_reason(harness: Harness) -> None:
+    campaign_id = harness.submit("smspresto", PRESTO_NUMBERS, text="Hi")
+    dispatch.release(harness.ctx(presto_ok), campaign_id)  # running, its batch enqueued
+    waiting = tick.run_tick(harness.ctx(presto_ok, **TIMINGS), lambda _a: 1)
+    assert waiting.unconsumed == 1 and "unconsumed=1" in waiting.summary()
+    reason = campaign_reason(harness, campaign_id)
+    assert reason is not None and reason.startswith("no worker consumes account 'smspresto'")
+    assert "smsq.send.smspresto" in reason
+    assert campaign_state(harness, campaign_id) == ("running", None)  # still sendable
+    # A worker that consumes the queue announces it: the next tick takes the reason back.
+    consumers.announce(harness.redis, [keys.send_queue("smspresto")])
+    read = tick.run_tick(harness.ctx(presto_ok, **TIMINGS), lambda _a: 1)
+    assert read.unconsumed == 0 and campaign_reason(harness, campaign_id) is None
+
+
+def test_an_empty_queue_or_a_consumed_one_is_no_alarm(harness: Harness) -> None:
+    campaign_id = harness.submit("smspresto", PRESTO_NUMBERS, text="Hi")
+    dispatch.release(harness.ctx(presto_ok), campaign_id)
+    assert tick.run_tick(harness.ctx(presto_ok, **TIMINGS), empty_queues).unconsumed == 0
+    consumers.announce(harness.redis, [keys.send_queue("smspresto")])
+    assert tick.run_tick(harness.ctx(presto_ok, **TIMINGS), lambda _a: 9).unconsumed == 0
+    assert campaign_reason(harness, campaign_id) is None
+
+
+def test_the_alarm_never_hides_another_reason(harness: Harness) -> None:
+    campaign_id = harness.submit("smspresto", PRESTO_NUMBERS, text="Hi")
+    dispatch.release(harness.ctx(presto_ok), campaign_id)
+    with harness.ctx(presto_ok).engine.begin() as conn:
+        conn.execute(update(Campaign).values(reason="moved from x: no credit"))
+    tick.run_tick(harness.ctx(presto_ok, **TIMINGS), lambda _a: 1)
+    assert campaign_reason(harness, campaign_id) == "moved from x: no credit"
