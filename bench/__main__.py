@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "bench.plan": "planning 1,000,000 numbers into SQLite beside sqlite3.executemany",
     "bench.ratelimit": "shared rate limit fidelity, two worker processes",
     "bench.e2e": "100,000 numbers end to end beside a naive pipeline, SQLite and PostgreSQL",
+    "bench.api": "the HTTP API: submit beside the Python API, 20 pollers, a 1,000,000-row export",
 }
 LATEST = Path(__file__).with_name("latest.json")
 

@@ -140,12 +140,18 @@ class StateColumn(TypeDecorator[E], Generic[E]):
     def __init__(self, enum: type[E]) -> None:
         super().__init__()
         self._enum = enum
+        # Looked up, not constructed: Enum(value) costs 1.8 us a row, a dict lookup 0.05 us
+        # (exporting 1,000,000 recipients spent 1.8 s in it: bench.api, export_1m_s).
+        self._members: dict[str, E] = {member.value: member for member in enum}
 
     def process_bind_param(self, value: E | None, dialect: Dialect) -> str | None:
         return None if value is None else str(value)
 
     def process_result_value(self, value: Any | None, dialect: Dialect) -> E | None:
-        return None if value is None else self._enum(value)
+        if value is None:
+            return None
+        member = self._members.get(value)
+        return member if member is not None else self._enum(value)  # the latter raises
 
 
 class Base(DeclarativeBase):
@@ -316,3 +322,32 @@ class Suppression(Base):
     msisdn: Mapped[str] = mapped_column(String(32), primary_key=True)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKey(Base):
+    """A key of the HTTP API (``smsq api-key create``): its name and the SHA-256 of the key.
+
+    The key itself is never stored; ``prefix`` (its first characters, far too few to use) lets
+    ``smsq api-key list`` tell keys apart. A revoked key keeps its row (``revoked_at`` set) so
+    the list shows when; a name is unique among the keys not revoked (partial index), so a
+    name can be used again once its key is revoked.
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        Index(
+            "uq_api_keys_active_name",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the key
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, case, func, literal, select
+from sqlalchemy import URL, Connection, Engine, and_, case, func, literal, select
 
 from campaigns.credits import CREDITS
 from campaigns.credits import total as credits_total
-from campaigns.db import get_engine
+from campaigns.db import get_engine, read_only
 from campaigns.errors import CampaignNotFound, InputError
+from campaigns.freshness import FreshnessCache
 from campaigns.models import (
     AccountState,
     BatchState,
+    CampaignKind,
     CampaignState,
     PauseKind,
     RecipientState,
@@ -25,6 +28,7 @@ from campaigns.tables import BATCHES, CAMPAIGN_ACCOUNTS, CAMPAIGNS, RECIPIENTS
 from campaigns.windows import next_opening
 from providers.registry import get_adapter
 
+_E = TypeVar("_E", bound=StrEnum)
 PAGE_ROWS = 2_000  # recipients read per query by iter_recipients
 # What a number's state reads as. Its row stays ``pending`` while its batch is in flight (the
 # worker writes each number once per attempt, with its outcome): it reads ``in_flight``.
@@ -102,7 +106,10 @@ class CampaignInfo:
     next_window_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, unlike the other results: a frozen dataclass's __init__ costs 3.3 us against
+# 0.5 us, and exporting 1,000,000 recipients spent 2.9 s of its 8 s in it (bench.api,
+# export_1m_s). A RecipientInfo is a copy of a row: changing one changes nothing stored.
+@dataclass(slots=True)
 class RecipientInfo:
     """One recipient row: the number as sent (raw input if invalid) and its outcome."""
 
@@ -127,19 +134,39 @@ def utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
 
 
-def get_campaign(campaign_id: int, *, database_url: str | None = None) -> CampaignInfo:
-    """The campaign ``campaign_id`` with its counts; CampaignNotFound if there is none."""
-    with get_engine(database_url).connect() as conn:
+# Account (None: rows in no batch) -> (recipients per state, credits spent); batches per state.
+_PerAccount = dict[str | None, tuple[dict[RecipientState, int], float]]
+_Counts = tuple[_PerAccount, dict[BatchState, int]]
+# How old the counts of get_campaign(max_age_s=...) may be, per campaign, in this process.
+_COUNTS: FreshnessCache[tuple[URL, int], _Counts] = FreshnessCache()
+
+
+def get_campaign(
+    campaign_id: int, *, database_url: str | None = None, max_age_s: float = 0.0
+) -> CampaignInfo:
+    """The campaign ``campaign_id`` with its counts; CampaignNotFound if there is none.
+
+    The campaign's own row (state, reason, times) is always read now. Its counts (recipients
+    and batches per state, credits spent) are read now too by default; with ``max_age_s``
+    they may be up to that old, as this process last read them, unless the campaign's state
+    changed since: pollers (the HTTP API) share one GROUP BY per campaign and period instead
+    of one each (campaigns.freshness: 80 ms per read of 100,000 rows on SQLite).
+    """
+    engine = get_engine(database_url)
+    with read_only(engine) as conn:
         row = conn.execute(select(CAMPAIGNS).where(CAMPAIGNS.c.id == campaign_id)).first()
         if row is None:
             raise CampaignNotFound(f"campaign {campaign_id} does not exist")
-        per_account = _counts_per_account(conn, campaign_id)
-        batches = _batch_counts(conn, campaign_id)
         shares = conn.execute(
             select(CAMPAIGN_ACCOUNTS)
             .where(CAMPAIGN_ACCOUNTS.c.campaign_id == campaign_id)
             .order_by(CAMPAIGN_ACCOUNTS.c.position, CAMPAIGN_ACCOUNTS.c.id)
         ).all()
+    key = (engine.url, campaign_id)
+    c = row._mapping
+    per_account, batches = _COUNTS.get(
+        key, c["state"], max_age_s, lambda: _read_counts(engine, campaign_id)
+    )
     recipients: dict[RecipientState, int] = {}
     for counts, _credits in per_account.values():
         for state, count in counts.items():
@@ -147,13 +174,12 @@ def get_campaign(campaign_id: int, *, database_url: str | None = None) -> Campai
     accounts = tuple(_account_info(share._mapping, per_account) for share in shares)
     planned, unit = credits_total((a.credits_planned, a.credit_unit) for a in accounts)
     spent, _unit = credits_total((a.credits_spent, a.credit_unit) for a in accounts)
-    c = row._mapping
     window = (c["window_start"], c["window_end"]) if c["window_start"] else None
     return CampaignInfo(
         id=c["id"], name=c["name"], account=c["account"], provider=c["provider"],
         state=c["state"], pause_kind=c["pause_kind"], reason=c["reason"],
         encoding=c["encoding"], recipients_total=c["recipients_total"],
-        batches_total=c["batches_total"], recipients=recipients, batches=batches,
+        batches_total=c["batches_total"], recipients=recipients, batches=dict(batches),
         credits_planned=planned, credits_spent=spent,
         created_at=utc(c["created_at"]) or datetime.now(UTC), send_at=utc(c["send_at"]),
         started_at=utc(c["started_at"]), finished_at=utc(c["finished_at"]),
@@ -171,9 +197,12 @@ def _next_window(c: Any) -> datetime | None:
     return next_opening(after, c["window_start"], c["window_end"], c["window_tz"])
 
 
-def _counts_per_account(
-    conn: Connection, campaign_id: int
-) -> dict[str | None, tuple[dict[RecipientState, int], float]]:
+def _read_counts(engine: Engine, campaign_id: int) -> _Counts:
+    with read_only(engine) as conn:
+        return _counts_per_account(conn, campaign_id), _batch_counts(conn, campaign_id)
+
+
+def _counts_per_account(conn: Connection, campaign_id: int) -> _PerAccount:
     """Account (None: rows planned into no batch) -> (recipients per state, credits spent).
 
     One pass over the campaign's recipients, joined to their batches for the account.
@@ -185,7 +214,7 @@ def _counts_per_account(
         .where(RECIPIENTS.c.campaign_id == campaign_id)
         .group_by(BATCHES.c.account, REPORTED_STATE)
     )
-    found: dict[str | None, tuple[dict[RecipientState, int], float]] = {}
+    found: _PerAccount = {}
     for account, state, count, credits in conn.execute(query):
         counts, total = found.get(account, ({}, 0.0))
         counts[RecipientState(state)] = count
@@ -202,9 +231,7 @@ def _batch_counts(conn: Connection, campaign_id: int) -> dict[BatchState, int]:
     return {state: count for state, count in conn.execute(query)}
 
 
-def _account_info(
-    share: Any, per_account: dict[str | None, tuple[dict[RecipientState, int], float]]
-) -> AccountInfo:
+def _account_info(share: Any, per_account: _PerAccount) -> AccountInfo:
     counts, spent = per_account.get(share["account"], ({}, 0.0))
     counts = dict(counts)
     if share["rejected"]:
@@ -228,36 +255,60 @@ def iter_recipients(
     state: RecipientState | str | None = None,
     *,
     database_url: str | None = None,
+    after_id: int = 0,
 ) -> Iterator[RecipientInfo]:
-    """Every recipient of the campaign (of one ``state`` if given), in row order of insertion.
+    """Every recipient of the campaign (of one ``state`` if given), in row order of insertion;
+    with ``after_id``, those after the recipient of that id (a cursor: the last id seen).
 
     Streams page by page (keyset on id), each page in its own short transaction, so a
     million rows never sit in memory and no lock is held between pages.
     """
     wanted = _recipient_state(state)
     engine = get_engine(database_url)
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         found = conn.execute(select(CAMPAIGNS.c.id).where(CAMPAIGNS.c.id == campaign_id)).first()
     if found is None:  # checked now, not at the first next()
         raise CampaignNotFound(f"campaign {campaign_id} does not exist")
-    return _pages(engine, campaign_id, wanted)
+    return _pages(engine, campaign_id, wanted, after_id)
 
 
 def _recipient_state(state: RecipientState | str | None) -> RecipientState | None:
     """``state`` as a RecipientState; InputError naming the known ones for a typo."""
-    if state is None:
-        return None
+    return None if state is None else _member(RecipientState, state, "a recipient state")
+
+
+def _member(enum: type[_E], value: str, what: str) -> _E:
     try:
-        return RecipientState(state)
+        return enum(value)
     except ValueError:
-        known = ", ".join(s.value for s in RecipientState)
-        raise InputError(f"state {state!r} is not a recipient state (known: {known})") from None
+        known = ", ".join(s.value for s in enum)
+        raise InputError(f"state {value!r} is not {what} (known: {known})") from None
+
+
+def campaign_ids(
+    limit: int = 20,
+    *,
+    before_id: int | None = None,
+    state: CampaignState | str | None = None,
+    database_url: str | None = None,
+) -> list[int]:
+    """The ids of the newest ``limit`` campaigns (of one ``state`` if given; single messages
+    are not campaigns), newest first; ``before_id`` continues a listing after (older than)
+    the campaign of that id."""
+    campaigns_only = CAMPAIGNS.c.kind == CampaignKind.CAMPAIGN  # not single messages
+    query = select(CAMPAIGNS.c.id).where(campaigns_only).order_by(CAMPAIGNS.c.id.desc())
+    query = query.limit(limit)
+    if before_id is not None:
+        query = query.where(CAMPAIGNS.c.id < before_id)
+    if state is not None:
+        query = query.where(CAMPAIGNS.c.state == _member(CampaignState, state, "a campaign state"))
+    with read_only(get_engine(database_url)) as conn:
+        return list(conn.execute(query).scalars())
 
 
 def _pages(
-    engine: Engine, campaign_id: int, state: RecipientState | None
+    engine: Engine, campaign_id: int, state: RecipientState | None, last_id: int
 ) -> Iterator[RecipientInfo]:
-    last_id = 0
     reported = REPORTED_STATE.label("state")
     while True:
         query = (
@@ -267,7 +318,7 @@ def _pages(
         )
         if state is not None:
             query = query.where(REPORTED_STATE == state.value)
-        with engine.connect() as conn:
+        with read_only(engine) as conn:
             page = conn.execute(query.order_by(RECIPIENTS.c.id).limit(PAGE_ROWS)).all()
         for row in page:
             values = list(row)

@@ -239,6 +239,19 @@ def iter_suppressions(*, database_url: str | None = None) -> Iterator[Suppressio
         last = page[-1][0]
 
 
+def list_suppressions(
+    limit: int = 100, *, after: str | None = None, database_url: str | None = None
+) -> list[SuppressionInfo]:
+    """Up to ``limit`` entries of the opt-out list in number order; ``after`` continues a
+    listing after that number (the last one of the previous page)."""
+    query = select(SUPPRESSIONS).order_by(SUPPRESSIONS.c.msisdn).limit(limit)
+    if after is not None:
+        query = query.where(SUPPRESSIONS.c.msisdn > after)
+    with get_engine(database_url).connect() as conn:
+        rows = conn.execute(query).all()
+    return [SuppressionInfo(r.msisdn, r.reason, as_utc(r.created_at)) for r in rows]
+
+
 def _insert_ignoring_conflicts(conn: Connection) -> Insert:
     # A concurrent suppress of the same number must not fail this one: ON CONFLICT DO NOTHING.
     name = conn.dialect.name

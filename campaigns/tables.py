@@ -10,10 +10,11 @@ from typing import cast
 
 from sqlalchemy import Table
 
-from campaigns.models import Batch, Campaign, CampaignAccount, Recipient, Suppression
+from campaigns.models import ApiKey, Batch, Campaign, CampaignAccount, Recipient, Suppression
 
 CAMPAIGNS = cast(Table, Campaign.__table__)
 CAMPAIGN_ACCOUNTS = cast(Table, CampaignAccount.__table__)
 BATCHES = cast(Table, Batch.__table__)
 RECIPIENTS = cast(Table, Recipient.__table__)
 SUPPRESSIONS = cast(Table, Suppression.__table__)
+API_KEYS = cast(Table, ApiKey.__table__)

@@ -6,7 +6,6 @@ a traceback: see ``main``.
 
 from __future__ import annotations
 
-import csv as csv_module
 import json
 import os
 import secrets
@@ -20,16 +19,17 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
 from campaigns import api
 from campaigns.credits import label as credits_text
 from campaigns.csvfile import MAX_ROW_CHARS
-from campaigns.db import DatabaseUrlError, existing_database, get_engine
+from campaigns.db import DatabaseUrlError, existing_database
 from campaigns.errors import CampaignError, InputError
 from campaigns.settings import get_settings
 from campaigns.spec import utc_send_at
-from campaigns.tables import CAMPAIGNS
+from campaigns.status import campaign_ids
+from smsq import cli_api
+from smsq.exports import write_csv
 from smsq.views import campaigns_table, dumps, planned_label, to_jsonable, watch
 from worker import connect as connect_workers
 
@@ -42,6 +42,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.command("api")(cli_api.api)
+app.add_typer(cli_api.api_key_app, name="api-key")
 
 out = Console()
 err = Console(stderr=True)
@@ -334,16 +336,8 @@ def status(
     url = _database()
     if campaign_id is not None:
         ids = [campaign_id]
-    else:
-        campaigns_only = CAMPAIGNS.c.kind == "campaign"  # single messages: smsq send --json
-        query = (
-            select(CAMPAIGNS.c.id)
-            .where(campaigns_only)
-            .order_by(CAMPAIGNS.c.id.desc())
-            .limit(limit)
-        )
-        with get_engine(url).connect() as conn:
-            ids = sorted(conn.execute(query).scalars())
+    else:  # campaigns only: a single message is read with smsq send --json
+        ids = sorted(campaign_ids(limit, database_url=url))
     infos = [api.get_campaign(i) for i in ids]
     if as_json:
         _emit(infos[0] if campaign_id is not None else infos)
@@ -475,20 +469,26 @@ def suppressions_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -
 @app.command("recipients")
 def recipients_cmd(
     campaign_id: CampaignId,
-    state: Annotated[str | None, typer.Option(help="only this state, e.g. rejected")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    state: Annotated[
+        str | None, typer.Option(help="only this state (failed, rejected, ...)")
+    ] = None,
+    csv: Annotated[Path | None, typer.Option(help="write to this file (default: stdout)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of CSV")] = False,
 ) -> None:
-    """A campaign's recipients as CSV (row, number, state, reason), or JSON lines."""
+    """Every recipient as CSV: row, number, state, reason, gateway code and message, message
+    id, credits (or one JSON object per line)."""
     url = _database()
     rows = api.iter_recipients(campaign_id, state, database_url=url)
     if as_json:
         for info in rows:
             sys.stdout.write(json.dumps(to_jsonable(info), ensure_ascii=False) + "\n")
         return
-    writer = csv_module.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(("row", "number", "state", "reason"))
-    for info in rows:
-        writer.writerow((info.row_no, info.msisdn, info.state, info.reason or ""))
+    if csv is None:
+        write_csv(rows, sys.stdout)
+        return
+    with csv.open("w", newline="", encoding="utf-8") as out:
+        count = write_csv(rows, out)
+    _say(f"{count} recipients of campaign {campaign_id} written to {csv}")
 
 
 @app.command()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -28,6 +28,9 @@ from campaigns.routes import Route
 from providers import Account
 from providers.sandbox.accounts import sandbox_accounts
 from smsq.views import campaigns_table, watch
+
+if TYPE_CHECKING:
+    from smsq.local import LocalStack
 
 DEMO_DIR = Path("var") / "demo"
 SCHEDULED_DELAY_S = 8  # the scheduled campaign starts this long after submission
@@ -190,13 +193,14 @@ def run_demo(console: Console, workdir: Path = DEMO_DIR) -> None:
         with local_stack(
             workdir=workdir / "run", database_url=database_url, accounts=_demo_accounts,
             configured_redis=True, sandbox_faults=faults, workers={"demo": 2},
-            tick_interval_s=1.0, stale_after_s=30.0,
+            tick_interval_s=1.0, stale_after_s=30.0, api=True,
         ) as stack:  # fmt: skip
             config = stack.cluster.config
             where = "private" if stack.private_redis else "given"
             console.print(f"[bold]redis[/] {config.broker_url} ({where})")
             console.print(f"[bold]sandbox[/] {stack.sandbox.url} (all five gateways)")
             console.print("[bold]workers[/] 2 processes and beat started")
+            _print_api(console, stack, database_url)
             stack.sandbox.set_balances(**{PREPAID: PREPAID_CREDITS})
             accounts = dict(config.accounts)
             ids = _submit_all(console, campaigns, database_url, accounts)
@@ -205,6 +209,17 @@ def run_demo(console: Console, workdir: Path = DEMO_DIR) -> None:
             accepted = len(stack.sandbox.messages())
         console.print(campaigns_table(infos))
         _report(console, infos, accepted, db_path, time.monotonic() - started)
+
+
+def _print_api(console: Console, stack: LocalStack, database_url: str) -> None:
+    """The API's address and a key for it (the demo's own database: a throwaway key)."""
+    from campaigns.api_keys import create_key
+
+    assert stack.api is not None
+    key = create_key("demo", database_url=database_url).key
+    console.print(f"[bold]api[/] {stack.api.url}/v1 (OpenAPI: {stack.api.url}/v1/openapi.json)")
+    console.print(f"  curl -H 'Authorization: Bearer {key}' {stack.api.url}/v1/campaigns",
+                  soft_wrap=True, highlight=False, markup=False)  # fmt: skip
 
 
 def fail_numbers(campaigns: list[DemoCampaign]) -> list[str]:

@@ -2,11 +2,12 @@
 
 ``make demo``, the benchmarks and the tests that need real processes all want the same
 thing: a Redis, the sandbox standing in for the gateways, a migrated database, Celery
-workers and beat as child processes (``worker.local.LocalCluster``) and this process's
-hand-off pointed at them. ``local_stack`` starts what the caller does not bring (a private
-Redis when no broker is given, a sandbox when no sandbox URL is given), yields a
-``LocalStack`` once every child is ready, and on the way out, errors and Ctrl-C included,
-stops everything it started in the reverse order.
+workers and beat as child processes (``worker.local.LocalCluster``), optionally ``smsq api``
+(``smsq.api_process.ApiProcess``), and this process's hand-off pointed at them.
+``local_stack`` starts what the caller does not bring (a private Redis when no broker is
+given, a sandbox when no sandbox URL is given), yields a ``LocalStack`` once every child is
+ready, and on the way out, errors and Ctrl-C included, stops everything it started in the
+reverse order.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from campaigns.db import dispose_engines
 from campaigns.schema import upgrade
 from providers import Account
 from providers.sandbox.client import FaultsArg, SandboxClient, running_sandbox
+from smsq.api_process import ApiProcess
 from worker.local import ClusterConfig, LocalCluster
 from worker.redis_server import RedisHandle, ensure_redis, start_private_redis
 
@@ -36,6 +38,7 @@ class LocalStack:
     cluster: LocalCluster
     sandbox: SandboxClient  # a client of the sandbox, given or started
     redis: RedisHandle | None  # None when the caller gave the broker
+    api: ApiProcess | None = None  # ``smsq api`` on loopback, when asked for
 
     @property
     def private_redis(self) -> bool:
@@ -57,6 +60,7 @@ def local_stack(
     worker_args: Sequence[str] = (),
     beat: bool = True,
     dispatcher: bool = True,
+    api: bool = False,
     tick_interval_s: float = 0.5,
     stale_after_s: float = 5.0,
     visibility_timeout_s: int = 300,
@@ -77,6 +81,8 @@ def local_stack(
       ``["-I", "bench.e2e"]``); ``beat``: start a beat too. They boot in parallel.
     - ``dispatcher``: install the hand-off, so campaigns submitted from this process are
       dispatched on this cluster at once.
+    - ``api``: also run ``smsq api`` on a free loopback port, on the same database, broker
+      and accounts (``LocalStack.api.url``; it needs a key: ``campaigns.api_keys``).
     - the timings and ``extra_env`` go to ``worker.local.ClusterConfig``.
 
     On exit: the hand-off is uninstalled, every child stopped, the database engines
@@ -106,4 +112,5 @@ def local_stack(
         cluster.start(workers, beat=beat, extra_args=worker_args)
         if dispatcher:
             cluster.install_dispatcher()
-        yield LocalStack(cluster, sandbox, redis)
+        server = stack.enter_context(ApiProcess(cluster.env, workdir)) if api else None
+        yield LocalStack(cluster, sandbox, redis, server)

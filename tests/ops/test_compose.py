@@ -3,7 +3,7 @@ the Dockerfile and .env.example against each other and against the code.
 
 - Each service is what the layout promises: Redis append-only and noeviction, PostgreSQL on
   a volume and healthy before the one-shot migration, workers that scale, one beat, Flower
-  behind a login, the sandbox.
+  behind a login, the HTTP API on loopback, the sandbox.
 - Each smsq service's command is a real ``smsq`` subcommand with options it has (resolved on
   the click command behind ``smsq.cli.app``), and the image's entry point is ``smsq``.
 - Each environment variable the code or a service reads is documented in .env.example, and
@@ -39,7 +39,7 @@ from smsq import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("providers", "campaigns", "worker", "smsq")
-SMSQ_SERVICES = ("migrate", "worker", "beat", "flower", "sandbox")
+SMSQ_SERVICES = ("migrate", "worker", "beat", "api", "flower", "sandbox")
 SERVICES = {"redis", "postgres", *SMSQ_SERVICES}
 # What the official postgres image reads from its environment (its documentation).
 POSTGRES_IMAGE_VARS = frozenset(
@@ -195,8 +195,8 @@ def test_the_migration_runs_once_when_postgres_is_ready() -> None:
     assert _depends("migrate").get("postgres") == "service_healthy"
 
 
-@pytest.mark.parametrize("name", ["worker", "beat"])
-def test_workers_and_beat_start_on_a_migrated_database(name: str) -> None:
+@pytest.mark.parametrize("name", ["worker", "beat", "api"])
+def test_workers_beat_and_api_start_on_a_migrated_database(name: str) -> None:
     depends = _depends(name)
     assert depends.get("migrate") == "service_completed_successfully", depends
     assert depends.get("postgres") == "service_healthy", depends
@@ -233,6 +233,15 @@ def test_flower_runs_behind_the_login_from_the_environment() -> None:
     published = [str(p).rsplit(":", 1)[-1] for p in flower.get("ports", [])]
     assert published == [str(params["port"])], "Flower listens on another port"
     assert params["address"] == "0.0.0.0"  # else the published port reaches nothing
+
+
+def test_the_api_listens_where_its_port_is_published_on_loopback() -> None:
+    words = command_words("api")
+    assert words[0] == "api"
+    params = resolve(words).params
+    assert params["host"] == "0.0.0.0"  # else the published port reaches nothing
+    ports = [str(p) for p in service("api").get("ports", [])]
+    assert ports == [f"127.0.0.1:{params['port']}:{params['port']}"], ports
 
 
 # --- commands against the CLI ----------------------------------------------------------------
