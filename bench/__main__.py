@@ -26,6 +26,8 @@ BENCHMARKS: dict[str, str] = {
     "bench.ratelimit": "shared rate limit fidelity, two worker processes",
     "bench.e2e": "100,000 numbers end to end beside a naive pipeline, SQLite and PostgreSQL",
     "bench.api": "the HTTP API: submit beside the Python API, 20 pollers, a 1,000,000-row export",
+    "bench.engine_choice": "the engine's choice: threads beside asyncio, 200 ms latency",
+    "bench.gateway": "at a real gateway's pace: 200 ms latency, its ceiling, a hung account",
 }
 LATEST = Path(__file__).with_name("latest.json")
 

@@ -14,7 +14,10 @@ sample on the same deployment (its rate does not depend on the campaign's size).
     python -m bench.e2e        # prints JSON; about a minute
 
 Keys: e2e_sqlite_msgs_per_s, e2e_postgres_msgs_per_s (NaN without PostgreSQL),
-naive_msgs_per_s, e2e_vs_naive_ratio, plus the send-phase rates and sizes.
+e2e_postgres_vs_sqlite_ratio (target >= 0.8), naive_msgs_per_s, e2e_vs_naive_ratio,
+e2e_cpu_s_per_100k (CPU seconds of every smsq process and the sandbox per 100,000
+messages, SQLite, median of the runs; lower is better), plus the send-phase rates and
+sizes.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import select
 
-from bench.measure import scalar, wait_campaign, wait_until
+from bench.measure import cpu_s, scalar, wait_campaign, wait_until
 from campaigns import submit_campaign
 from campaigns.db import dispose_engines, get_engine, session
 from campaigns.models import Campaign, CampaignState, Recipient, RecipientState
@@ -104,11 +107,15 @@ def _wait_outcomes(db_url: str, campaign_id: int, count: int) -> None:
     wait_until(db_url, query, (campaign_id,), count, TIMEOUT_S)
 
 
-def _campaign_run(cluster: LocalCluster, db_url: str, start: int) -> dict[str, float]:
-    """One timed campaign; returns the end-to-end and send-phase rates."""
+def _campaign_run(
+    cluster: LocalCluster, db_url: str, start: int, pids: list[int]
+) -> dict[str, float]:
+    """One timed campaign; returns the end-to-end and send-phase rates and CPU seconds
+    of ``pids`` (every smsq process and the sandbox), planning in this process included."""
     accounts = dict(cluster.config.accounts)
     numbers = _numbers(start, NUMBERS)
     sent_at: list[float] = []
+    cpu_before_s = cpu_s(pids) + time.process_time()
     began = time.perf_counter()
     campaign_id = submit_campaign(
         ACCOUNT, numbers, text=TEXT, database_url=db_url, accounts=accounts
@@ -116,8 +123,10 @@ def _campaign_run(cluster: LocalCluster, db_url: str, start: int) -> dict[str, f
     sent_at.append(time.perf_counter())
     _wait_completed(db_url, campaign_id)
     ended = time.perf_counter()
+    used_cpu_s = cpu_s(pids) + time.process_time() - cpu_before_s
     _check_all_sent(db_url, campaign_id)
     return {
+        "cpu_s_per_100k": used_cpu_s * 100_000 / NUMBERS,
         "messages_per_s": NUMBERS / (ended - began),
         "send_messages_per_s": NUMBERS / (ended - sent_at[0]),
         "plan_s": sent_at[0] - began,
@@ -180,7 +189,8 @@ def _measure(db_url: str, naive: bool) -> dict[str, float]:
     ):  # fmt: skip
         cluster = stack.cluster
         _warm_up(cluster, db_url)
-        runs = [_campaign_run(cluster, db_url, i * NUMBERS) for i in range(RUNS)]
+        pids = [p.pid for p in cluster.processes.values()] + [stack.sandbox.pid()]
+        runs = [_campaign_run(cluster, db_url, i * NUMBERS, pids) for i in range(RUNS)]
         result = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
         if naive:
             result["naive_messages_per_s"] = _naive_run(cluster, db_url)
@@ -217,7 +227,9 @@ def run() -> dict[str, float]:
     """Run the benchmark; returns the rates (messages per second) and their ratio."""
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = _measure(f"sqlite:///{tmp}/bench.db", naive=True)
-    pg: dict[str, float] = {"messages_per_s": math.nan, "send_messages_per_s": math.nan}
+    pg: dict[str, float] = {
+        "messages_per_s": math.nan, "send_messages_per_s": math.nan, "cpu_s_per_100k": math.nan
+    }  # fmt: skip
     name = _postgres_database()
     if name is not None:
         try:
@@ -227,6 +239,9 @@ def run() -> dict[str, float]:
     return {
         "e2e_sqlite_msgs_per_s": sqlite["messages_per_s"],
         "e2e_postgres_msgs_per_s": pg["messages_per_s"],
+        "e2e_postgres_vs_sqlite_ratio": pg["messages_per_s"] / sqlite["messages_per_s"],
+        "e2e_cpu_s_per_100k": sqlite["cpu_s_per_100k"],
+        "e2e_postgres_cpu_s_per_100k": pg["cpu_s_per_100k"],
         "naive_msgs_per_s": sqlite["naive_messages_per_s"],
         "e2e_vs_naive_ratio": sqlite["messages_per_s"] / sqlite["naive_messages_per_s"],
         "e2e_sqlite_send_phase_msgs_per_s": sqlite["send_messages_per_s"],

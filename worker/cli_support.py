@@ -11,6 +11,7 @@ Redis lock and every change it makes is a compare-and-set).
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Iterable, Mapping
 
@@ -28,6 +29,11 @@ BEAT_SCHEDULER = "celery.beat:Scheduler"
 EXPECTED_LATENCY_S = 0.5
 THREADS_MIN = 4
 THREADS_MAX = 256
+# Numbers per second one worker process plans to send: the Python around each batch (claim,
+# parse, write) keeps one core busy near 8,000/s (bench.gateway at rate 100, 100 numbers a
+# request: 0.75-0.88 of the limit from one process), so an account planned above this gets
+# a second process, as many as there are cores; the rate limit in Redis is shared by all.
+NUMBERS_PER_PROCESS_S = 5_000.0
 
 
 def threads_for(accounts: Mapping[str, Account]) -> int:
@@ -43,6 +49,21 @@ def threads_for(accounts: Mapping[str, Account]) -> int:
         rate = account.rate_per_s or get_adapter(account.provider).limits.default_rate_per_s
         needed += math.ceil(rate * (EXPECTED_LATENCY_S + HORIZON_S) * 1.2) + 1
     return max(THREADS_MIN, min(THREADS_MAX, needed))
+
+
+def processes_for(account: Account, cores: int | None = None) -> int:
+    """Worker processes an account needs for its whole rate: its numbers per second (its
+    requests per second times numbers per request, or ``messages_per_s`` when lower) over
+    what one process sends, at least one and at most one per core."""
+    from providers.registry import get_adapter
+
+    limits = get_adapter(account.provider).limits
+    rate = account.rate_per_s or limits.default_rate_per_s
+    numbers_per_s = rate * (account.max_recipients or limits.max_recipients)
+    if account.messages_per_s is not None:
+        numbers_per_s = min(numbers_per_s, account.messages_per_s)
+    wanted = math.ceil(numbers_per_s / NUMBERS_PER_PROCESS_S)
+    return max(1, min(cores or os.cpu_count() or 1, wanted))
 
 
 def worker_argv(

@@ -29,6 +29,7 @@ from providers import Account
 from worker.celery_app import make_app
 from worker.cli_support import beat_argv, worker_argv
 from worker.dispatch import Dispatcher, install, uninstall
+from worker.supervisor import groups_for
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -150,7 +151,8 @@ class LocalCluster:
         """Start the default ``smsq worker`` (a process per account, ``worker.supervisor``),
         as a user would; with ``wait``, until every one of its processes consumes."""
         argv = [sys.executable, "-m", "smsq", "worker"]
-        self._spawn(name, argv, ready_marker=" ready.", times=max(1, len(self.config.accounts)))
+        processes = sum(g.processes for g in groups_for(self.config.accounts))
+        self._spawn(name, argv, ready_marker=" ready.", times=processes)
         if wait:
             self.wait_ready()
 

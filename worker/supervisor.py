@@ -6,8 +6,10 @@ waiting out its timeout) would come to hold all of them, and another account's c
 would wait behind it. A process of its own gives each account its own threads, its own
 prefetch and its own connection pool; each is sized from that account's rate
 (``worker.cli_support.threads_for``), so the defaults use the gateway's allowed rate
-without tuning. Every process also consumes the control queue (the tick, dispatches):
-whichever has a free thread takes it.
+without tuning; an account whose rate is more numbers per second than one process's core
+can carry gets a process per core (``processes_for``), sharing its rate limit in Redis.
+Every process also consumes the control queue (the tick, dispatches): whichever has a free
+thread takes it.
 
 The supervisor forwards SIGTERM and SIGINT to its children (a warm shutdown: running
 tasks finish) and starts again a child that exits on its own, after a pause.
@@ -16,6 +18,7 @@ tasks finish) and starts again a child that exits on its own, after a pause.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import subprocess
 import sys
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from providers import Account
-from worker.cli_support import threads_for, worker_argv
+from worker.cli_support import THREADS_MIN, processes_for, threads_for, worker_argv
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +39,19 @@ STOP_TIMEOUT_S = 30.0
 
 @dataclass(frozen=True)
 class Group:
-    """The accounts one worker process serves, its name and its threads."""
+    """The accounts some worker processes serve: their name, threads per process, and how
+    many processes (each named ``name-N`` when more than one)."""
 
     name: str
     accounts: tuple[str, ...]
     threads: int
+    processes: int = 1
+
+    def process_names(self) -> list[str]:
+        """The name of each of the group's processes (its Celery node is ``NAME@host``)."""
+        if self.processes == 1:
+            return [self.name]
+        return [f"{self.name}-{i}" for i in range(1, self.processes + 1)]
 
 
 def groups_for(
@@ -60,24 +71,32 @@ def groups_for(
     if not accounts:
         return [Group("control", (), concurrency or 4)]  # the tick and dispatches, at least
     return [
-        Group(name, (name,), concurrency or threads_for({name: account}))
-        for name, account in sorted(accounts.items())
+        _account_group(name, account, concurrency) for name, account in sorted(accounts.items())
     ]
 
 
-def argv_of(group: Group, loglevel: str = "INFO") -> list[str]:
-    """The celery command line of one group's process."""
+def _account_group(name: str, account: Account, concurrency: int | None) -> Group:
+    processes = processes_for(account)
+    # The account's threads, shared out: each process waits on a part of its requests.
+    threads = concurrency or max(THREADS_MIN, math.ceil(threads_for({name: account}) / processes))
+    return Group(name, (name,), threads, processes)
+
+
+def argv_of(group: Group, loglevel: str = "INFO", process_name: str | None = None) -> list[str]:
+    """The celery command line of one of the group's processes (default: its first)."""
     return worker_argv(
-        accounts=group.accounts, concurrency=group.threads, hostname=f"{group.name}@%h",
-        loglevel=loglevel,
+        accounts=group.accounts, concurrency=group.threads,
+        hostname=f"{process_name or group.process_names()[0]}@%h", loglevel=loglevel,
     )  # fmt: skip
 
 
 class Supervisor:
-    """Runs a process per group until told to stop."""
+    """Runs each group's processes until told to stop."""
 
     def __init__(self, groups: Sequence[Group], loglevel: str = "INFO") -> None:
         self.groups = list(groups)
+        # Each process by its name, and the group it runs.
+        self.slots = {name: g for g in self.groups for name in g.process_names()}
         self.loglevel = loglevel
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.stopping = False
@@ -86,8 +105,8 @@ class Supervisor:
         """Start every process and keep them running; returns the exit code."""
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            for group in self.groups:
-                self._start(group)
+            for name in self.slots:
+                self._start(name)
             while not self.stopping:
                 time.sleep(POLL_S)
                 self._restart_exited()
@@ -97,22 +116,22 @@ class Supervisor:
                 signal.signal(sig, handler)
         return 0
 
-    def _start(self, group: Group) -> None:
-        argv = argv_of(group, self.loglevel)
-        self.children[group.name] = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+    def _start(self, name: str) -> None:
+        group = self.slots[name]
+        argv = argv_of(group, self.loglevel, process_name=name)
+        self.children[name] = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
         log.warning(
             "smsq worker: %s started (%d threads, pid %d)",
-            group.name, group.threads, self.children[group.name].pid,
+            name, group.threads, self.children[name].pid,
         )  # fmt: skip
 
     def _restart_exited(self) -> None:
-        for group in self.groups:
-            child = self.children[group.name]
+        for name, child in list(self.children.items()):
             code = child.poll()
             if code is not None and not self.stopping:
-                log.warning("smsq worker: %s exited with %s; restarting", group.name, code)
+                log.warning("smsq worker: %s exited with %s; restarting", name, code)
                 time.sleep(RESTART_PAUSE_S)
-                self._start(group)
+                self._start(name)
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True

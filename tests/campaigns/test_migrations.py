@@ -211,6 +211,58 @@ def test_a_0003_database_with_campaigns_upgrades_to_routes_and_back(db_url: str)
         engine.dispose()
 
 
+def test_a_0004_database_mid_send_upgrades_to_write_once_numbers_and_back(db_url: str) -> None:
+    """Rows an older worker left in flight become pending (their batch still says in flight,
+    and the tick resolves it); every campaign is a campaign, not a single message; and on
+    PostgreSQL the recipients' pages keep room for HOT updates."""
+    from alembic import command
+
+    from campaigns.db import dispose_engines
+    from campaigns.schema import alembic_config
+    from campaigns.status import get_campaign
+
+    config = alembic_config(db_url)
+    command.downgrade(config, "0004")
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            _insert_campaign(conn)
+            conn.exec_driver_sql(
+                "INSERT INTO batches (id, campaign_id, seq, state, size, attempts, account, "
+                "provider) VALUES (1, 1, 1, 'in_flight', 2, 1, 'a', 'smspresto')"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO recipients (campaign_id, row_no, msisdn, batch_id, state, attempts,"
+                " unique_in_campaign) VALUES (1, 1, '2250701020304', 1, 'in_flight', 1, true),"
+                " (1, 2, '2250701020305', 1, 'in_flight', 1, true)"
+            )
+        upgrade(db_url)
+        assert _differences(db_url) == []
+        with engine.connect() as conn:
+            states = conn.exec_driver_sql("SELECT DISTINCT state FROM recipients").scalars().all()
+            kind = conn.exec_driver_sql("SELECT kind FROM campaigns").scalar_one()
+            options = (
+                conn.exec_driver_sql(
+                    "SELECT reloptions FROM pg_class WHERE relname = 'recipients'"
+                ).scalar_one()
+                if conn.dialect.name == "postgresql"
+                else ["fillfactor=80"]  # SQLite has no fillfactor: nothing to check
+            )
+        assert (states, kind) == (["pending"], "campaign")
+        assert "fillfactor=80" in options
+        # Still reported in flight: the batch row carries it.
+        assert get_campaign(1, database_url=db_url).recipients == {"in_flight": 2}
+
+        command.downgrade(config, "0004")
+        with engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("campaigns")}
+        assert "kind" not in columns
+        upgrade(db_url)
+    finally:
+        dispose_engines()
+        engine.dispose()
+
+
 def test_a_0005_database_with_campaigns_upgrades_to_fingerprints_and_back(db_url: str) -> None:
     """Campaigns from before fingerprints keep their rows and their idempotency keys: a key
     reused on one returns it (there is nothing to compare); a new campaign stores its own."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 from datetime import UTC, datetime
 
@@ -12,7 +14,7 @@ from campaigns.settings import Settings
 from providers import Account
 from worker import keys, supervisor
 from worker.celery_app import make_app
-from worker.cli_support import beat_argv, threads_for, worker_argv
+from worker.cli_support import beat_argv, processes_for, threads_for, worker_argv
 from worker.redis_server import RedisHandle, check_noeviction, ensure_redis
 from worker.windows import in_window
 
@@ -103,6 +105,43 @@ def test_the_supervisor_runs_a_process_per_account_or_one_for_a_group() -> None:
     )  # fmt: skip
     with pytest.raises(ValueError, match="unknown accounts: ghost"):
         supervisor.groups_for(accounts, together=["ghost"])
+
+
+@pytest.mark.parametrize(
+    ("rate_per_s", "per_request", "messages_per_s", "cores", "processes"),
+    [
+        (10, 100, None, 2, 1),  # 1,000 numbers/s: one process's core carries it
+        (50, 100, None, 2, 1),  # 5,000/s: still one
+        (100, 100, None, 2, 2),  # 10,000/s: a process per core
+        (100, 100, None, 1, 1),  # never more processes than cores
+        (500, 100, None, 8, 8),
+        (100, 100, 2_000, 2, 1),  # a messages_per_s limit below caps the numbers
+        (100, 1, None, 2, 1),  # single-number requests: 100/s
+    ],
+)
+def test_an_account_gets_a_process_per_core_it_can_keep_busy(
+    rate_per_s: float, per_request: int, messages_per_s: float | None, cores: int, processes: int
+) -> None:
+    account = Account(
+        name="nepal", provider="aakashsms_v3", base_url="http://x", rate_per_s=rate_per_s,
+        max_recipients=per_request, messages_per_s=messages_per_s,
+    )  # fmt: skip
+    assert processes_for(account, cores=cores) == processes
+
+
+def test_a_group_of_several_processes_names_each_and_shares_its_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    fast = Account(
+        name="nepal", provider="aakashsms_v3", base_url="http://x", rate_per_s=100,
+        max_recipients=100,
+    )  # fmt: skip
+    [group] = supervisor.groups_for({"nepal": fast})
+    assert group.process_names() == ["nepal-1", "nepal-2"]
+    assert group.threads == math.ceil(threads_for({"nepal": fast}) / 2)
+    argv = supervisor.argv_of(group, process_name="nepal-2")
+    assert argv[argv.index("-n") + 1] == "nepal-2@%h"
 
 
 @pytest.mark.parametrize(

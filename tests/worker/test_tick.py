@@ -13,6 +13,7 @@ from campaigns import get_campaign, pause_campaign, resume_campaign
 from campaigns.models import Batch, Campaign, Recipient
 from worker import consumers, dispatch, keys, reconcile, sending, store, tick
 from worker.clock import utcnow
+from worker.recovery import REQUEUE_AFTER_TICKS
 
 from .conftest import Harness
 from .test_sending import PRESTO_NUMBERS, Gateway, presto_ok
@@ -95,6 +96,27 @@ def test_lost_messages_are_requeued_only_when_the_queue_is_empty(harness: Harnes
     harness.now = later + timedelta(seconds=TIMINGS["tick_interval_s"] * 10)
     assert tick.run_tick(harness.ctx(presto_ok, **TIMINGS), lambda _a: 1).enqueue == []
     assert tick.run_tick(harness.ctx(presto_ok, **TIMINGS), empty_queues).enqueue == []
+
+
+def test_a_batch_a_waiting_task_touches_is_held_not_lost(harness: Harness) -> None:
+    """A task waiting for its account's turn (a throttle, a long queue at the door) holds
+    the batch's message and touches the batch each tick: however long the queue has been
+    empty, the sweep leaves it alone; once the touches stop, it is requeued."""
+    campaign_id = harness.submit("smspresto", PRESTO_NUMBERS, text="Hi")
+    [ref] = dispatch.release(harness.ctx(presto_ok), campaign_id)
+    start = harness.now = utcnow() + timedelta(seconds=TIMINGS["tick_interval_s"] * 4)
+    ctx = harness.ctx(presto_ok, **TIMINGS)  # its clock reads harness.now
+    for ticks in range(12):  # the queue stays empty all along: its message is in a worker
+        harness.now = start + timedelta(seconds=TIMINGS["tick_interval_s"] * ticks)
+        store.touch(ctx.engine, ref.batch_id, harness.now)
+        assert tick.run_tick(ctx, empty_queues).enqueue == []
+    # The worker died: the batch idles, and the sweep requeues it once the queue has been
+    # seen empty beside it for as long (each at most REQUEUE_AFTER_TICKS ticks).
+    requeued = []
+    for _ in range(2 * REQUEUE_AFTER_TICKS + 1):
+        harness.now += timedelta(seconds=TIMINGS["tick_interval_s"])
+        requeued += [r.batch_id for r in tick.run_tick(ctx, empty_queues).enqueue]
+    assert requeued == [ref.batch_id]
 
 
 def test_a_dispatch_behind_the_tick_does_not_double_the_batches(harness: Harness) -> None:
