@@ -28,6 +28,13 @@ them.
   account B sends 50,000 numbers: B's time ÷ B's time alone, medians of runs interleaved
   in the same deployment (<= 1.1).
 
+The sandbox is the gateway's clock. A real gateway runs on machines of its own; here it
+shares two cores with the workers it measures, and an event loop kept off the CPU for
+100 ms stamps the requests that waited meanwhile as arriving together. So each deployment
+raises the sandbox's scheduling priority (nice -10, where the user may: root here) before
+it measures; without that, on a machine busy with other work, windows over the limit
+appeared that the workers had not sent (``_clock_priority``).
+
     python -m bench.gateway        # prints JSON; about five minutes
 """
 
@@ -37,6 +44,7 @@ import dataclasses
 import json
 import re
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -44,6 +52,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from bench.measure import (
     PeakRss,
@@ -79,6 +89,7 @@ V3 = "aakashsms_v3"  # the sandbox's funded AakashSMS v3 account
 V1 = "aakashsms_v1"  # and its v1 account: account A of the isolation run
 TEXT = "Your smsq gateway benchmark message."
 TIMEOUT_S = 600.0  # a campaign that takes longer is broken, not slow
+CLOCK_NICE = -10  # the sandbox's scheduling priority: see the module's docstring
 RECEIVED = re.compile(r"Task smsq\.send_batch\[[^\]]+\] received")
 
 
@@ -110,9 +121,18 @@ def _deployment(
         beat=True, tick_interval_s=1.0, stale_after_s=60.0,
     ) as stack:  # fmt: skip
         stack.cluster.start_supervised()
+        _clock_priority(stack.sandbox.pid())
         # The record of a 200,000-number run is a big answer from a busy sandbox.
         with SandboxClient(stack.sandbox.url, timeout_s=120.0) as patient:
             yield dataclasses.replace(stack, sandbox=patient)
+
+
+def _clock_priority(pid: int) -> None:
+    """Let the sandbox run ahead of everything else on the machine, when allowed."""
+    try:
+        psutil.Process(pid).nice(CLOCK_NICE)
+    except psutil.AccessDenied:
+        print("bench.gateway: cannot raise the sandbox's priority", file=sys.stderr)
 
 
 def _worker_pid(stack: LocalStack) -> int:
