@@ -25,10 +25,6 @@ from smsq.api.auth import require_key
 from smsq.api.deps import ApiConfig, known_query
 
 API_VERSION = "1"
-# The dashboard's session secret, shared by every process of `smsq api --workers N` (and kept
-# over restarts when set by the operator); without it each start makes one (server.serve).
-SESSION_SECRET_ENV = "SMSQ_SESSION_SECRET"
-SECURE_COOKIES_ENV = "SMSQ_SECURE_COOKIES"
 
 
 @asynccontextmanager
@@ -90,11 +86,13 @@ def create_app(config: ApiConfig | None = None) -> FastAPI:
 
 def production_app() -> FastAPI:
     """The app ``smsq api`` serves: the configured database, handing off to the workers,
-    sessions signed with ``$SMSQ_SESSION_SECRET`` (HTTPS-only with ``SMSQ_SECURE_COOKIES=1``)."""
+    the dashboard's sessions signed with ``$SMSQ_SESSION_SECRET`` (shared by every process of
+    ``smsq api --workers N``, and kept over restarts when the operator sets it; without it,
+    ``server.serve`` makes one per start), HTTPS-only with ``SMSQ_SECURE_COOKIES=1``."""
     return create_app(
         ApiConfig(
             connect_workers=True, freeze_gc=True,
-            session_secret=os.environ.get(SESSION_SECRET_ENV) or None,
-            secure_cookies=os.environ.get(SECURE_COOKIES_ENV, "") in ("1", "true", "yes"),
+            session_secret=os.environ.get("SMSQ_SESSION_SECRET") or None,
+            secure_cookies=os.environ.get("SMSQ_SECURE_COOKIES", "") in ("1", "true", "yes"),
         )
     )  # fmt: skip

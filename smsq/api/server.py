@@ -31,10 +31,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """
     import uvicorn
 
-    from smsq.api.app import SESSION_SECRET_ENV
-
-    if not os.environ.get(SESSION_SECRET_ENV):
-        os.environ[SESSION_SECRET_ENV] = secrets.token_urlsafe(32)
+    if not os.environ.get("SMSQ_SESSION_SECRET"):
+        os.environ["SMSQ_SESSION_SECRET"] = secrets.token_urlsafe(32)
 
     uvicorn.run(
         APP, factory=True, host=host, port=port, workers=workers, access_log=False,
