@@ -15,6 +15,7 @@ from campaigns.db import get_engine
 from campaigns.models import CampaignState, RecipientState
 from campaigns.tables import RECIPIENTS
 from providers import Account
+from smsq.dashboard.progress import duration_label, rate_label
 from smsq.exports import COLUMNS
 
 from .conftest import LATER, TestClient, csrf_of, log_in
@@ -293,3 +294,19 @@ def test_a_campaign_spanning_accounts_has_a_bar_per_account(
     [shown] = dash.get(f"/progress.json?ids={campaign_id}").json()["campaigns"]
     assert {a["label"]: a["total"] for a in shown["accounts"]} == {"aakashsms_v3": 2,
                                                                    "aamarsms": 1}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(None, ""), (0.4, "0s"), (42, "42s"), (59.6, "1m 00s"), (200, "3m 20s"),
+     (7500, "2h 05m")],
+)  # fmt: skip
+def test_times_left_read_as_the_script_writes_them(seconds: float | None, shown: str) -> None:
+    assert duration_label(seconds) == shown
+
+
+@pytest.mark.parametrize(
+    ("rate", "shown"), [(None, ""), (0.0, ""), (0.5, "0.5/s"), (9.94, "9.9/s"), (1234.4, "1,234/s")]
+)
+def test_rates_read_as_the_script_writes_them(rate: float | None, shown: str) -> None:
+    assert rate_label(rate) == shown
