@@ -143,6 +143,15 @@ def verify_key(key: str, *, database_url: str | None = None) -> ApiKeyInfo | Non
     return _info(row)
 
 
+def active_key(key_id: int, *, database_url: str | None = None) -> ApiKeyInfo | None:
+    """The key of id ``key_id`` if it is not revoked, else None (the dashboard's session holds
+    a key's id, never the key: this is read at each of its requests, so a revoke logs out)."""
+    query = select(*_INFO_COLUMNS).where(API_KEYS.c.id == key_id, API_KEYS.c.revoked_at.is_(None))
+    with read_only(get_engine(database_url)) as conn:
+        row = conn.execute(query).first()
+    return None if row is None else _info(row)
+
+
 def _touch(conn: Connection, key_id: int) -> None:
     conn.execute(
         update(API_KEYS).where(API_KEYS.c.id == key_id).values(last_used_at=datetime.now(UTC))

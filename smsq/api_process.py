@@ -72,7 +72,7 @@ class ApiProcess:
 
     def _answers(self) -> bool:
         try:
-            return httpx.get(self.url + "/", timeout=1.0).status_code == 200
+            return httpx.get(self.url + "/login", timeout=1.0).status_code == 200
         except httpx.HTTPError:
             return False
 

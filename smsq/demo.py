@@ -220,6 +220,8 @@ def _print_api(console: Console, stack: LocalStack, database_url: str) -> None:
     console.print(f"[bold]api[/] {stack.api.url}/v1 (OpenAPI: {stack.api.url}/v1/openapi.json)")
     console.print(f"  curl -H 'Authorization: Bearer {key}' {stack.api.url}/v1/campaigns",
                   soft_wrap=True, highlight=False, markup=False)  # fmt: skip
+    console.print(f"[bold]dashboard[/] {stack.api.url}/ (log in with that key, while the demo "
+                  "runs)", soft_wrap=True, highlight=False)  # fmt: skip
 
 
 def fail_numbers(campaigns: list[DemoCampaign]) -> list[str]:

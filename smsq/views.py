@@ -204,17 +204,20 @@ class _EtaColumn(ProgressColumn):
         return Text(f"{left / rate:.0f}s left", style="dim")
 
 
-def _sendable(info: CampaignInfo) -> int:
+def sendable(info: CampaignInfo) -> int:
+    """How many of the campaign's numbers are to be sent (at least 1: a bar's total)."""
     planned = sum(info.recipients.get(s, 0) for s in PLANNED_TERMINAL)
     return max(1, info.recipients_total - planned)
 
 
-def _resolved(recipients: Mapping[RecipientState, int]) -> int:
+def resolved(recipients: Mapping[RecipientState, int]) -> int:
+    """How many numbers smsq is done with: sent, failed, unknown, cancelled (not planned)."""
     terminal = _DONE_STATES - PLANNED_TERMINAL
     return sum(recipients.get(s, 0) for s in terminal)
 
 
-def _account_sendable(share: AccountInfo) -> int:
+def account_sendable(share: AccountInfo) -> int:
+    """How many numbers are to be sent on this account (at least 1)."""
     return max(1, sum(n for s, n in share.recipients.items() if s not in PLANNED_TERMINAL))
 
 
@@ -253,18 +256,18 @@ def _show(
         progress.console.print(notice, markup=False, highlight=False)
     notices[info.id] = notice
     seconds = elapsed_s(info)
-    done = _resolved(info.recipients)
+    done = resolved(info.recipients)
     rate = done / seconds if seconds else None
-    progress.update(tasks[info.id, None], description=_label(info), total=_sendable(info),
+    progress.update(tasks[info.id, None], description=_label(info), total=sendable(info),
                     completed=done, rate_per_s=rate, elapsed_s=seconds)  # fmt: skip
     for share in info.accounts:
         task = tasks.get((info.id, share.account))
         if task is None:
             continue
-        done = _resolved(share.recipients)
+        done = resolved(share.recipients)
         rate = done / seconds if seconds else None
         progress.update(task, description=_account_label(share),
-                        total=_account_sendable(share), completed=done, rate_per_s=rate,
+                        total=account_sendable(share), completed=done, rate_per_s=rate,
                         elapsed_s=seconds)  # fmt: skip
 
 

@@ -1,5 +1,5 @@
-"""The application: ``create_app(config)`` mounts the REST API under ``/v1`` and keeps ``/``
-for the dashboard (a placeholder page until it comes).
+"""The application: ``create_app(config)`` mounts the REST API under ``/v1`` and the dashboard
+under ``/`` (``smsq.dashboard``: pages behind a login with an API key).
 
 Every ``/v1`` route, the OpenAPI document at ``/v1/openapi.json`` included, depends on
 ``auth.require_key``. No interactive docs page is served: it loads its scripts from a CDN,
@@ -9,24 +9,22 @@ and there is no internet at run time; the OpenAPI document is what clients read.
 from __future__ import annotations
 
 import gc
+import os
+import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
-from smsq.api import campaigns, errors, recipients, suppressions
+from smsq import dashboard
+from smsq.api import campaigns, errors, messages, recipients, suppressions
 from smsq.api.access_log import AccessLog
 from smsq.api.auth import require_key
 from smsq.api.deps import ApiConfig, known_query
 
 API_VERSION = "1"
-_PLACEHOLDER = """<!doctype html><html lang="en"><meta charset="utf-8"><title>smsq</title>
-<body style="font-family:system-ui;max-width:40em;margin:3em auto">
-<h1>smsq</h1><p>The REST API is under <code>/v1</code> (OpenAPI:
-<code>/v1/openapi.json</code>, with an API key). The dashboard will live here.</p></body></html>
-"""
 
 
 @asynccontextmanager
@@ -56,8 +54,7 @@ def _v1() -> APIRouter:
     v1.include_router(campaigns.router)
     v1.include_router(recipients.router)
     v1.include_router(suppressions.router)
-    # POST /v1/messages (a single message) joins here as its own router once the sending
-    # engine has send_message; status callback settings join ApiConfig.
+    v1.include_router(messages.router)
 
     @v1.get("/openapi.json", include_in_schema=False)
     def openapi(request: Request) -> JSONResponse:
@@ -78,18 +75,24 @@ def create_app(config: ApiConfig | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=_lifespan,
     )
-    app.state.config = config or ApiConfig()
+    config = app.state.config = config or ApiConfig()
     errors.install(app)
     app.include_router(_v1())
+    secret = config.session_secret or secrets.token_urlsafe(32)
+    dashboard.install(app, secret, https_only=config.secure_cookies)
     app.add_middleware(AccessLog)
-
-    @app.get("/", include_in_schema=False)
-    def home() -> HTMLResponse:
-        return HTMLResponse(_PLACEHOLDER)  # the dashboard's router replaces this
-
     return app
 
 
 def production_app() -> FastAPI:
-    """The app ``smsq api`` serves: the configured database, handing off to the workers."""
-    return create_app(ApiConfig(connect_workers=True, freeze_gc=True))
+    """The app ``smsq api`` serves: the configured database, handing off to the workers,
+    the dashboard's sessions signed with ``$SMSQ_SESSION_SECRET`` (shared by every process of
+    ``smsq api --workers N``, and kept over restarts when the operator sets it; without it,
+    ``server.serve`` makes one per start), HTTPS-only with ``SMSQ_SECURE_COOKIES=1``."""
+    return create_app(
+        ApiConfig(
+            connect_workers=True, freeze_gc=True,
+            session_secret=os.environ.get("SMSQ_SESSION_SECRET") or None,
+            secure_cookies=os.environ.get("SMSQ_SECURE_COOKIES", "") in ("1", "true", "yes"),
+        )
+    )  # fmt: skip

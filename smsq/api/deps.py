@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -29,7 +29,9 @@ class ApiConfig:
     ``connect_workers`` installs the hand-off to the workers for the application's lifetime
     and ``freeze_gc`` exempts what exists at startup from garbage collection: ``smsq api``
     does both, as the owner of its process (tests leave the hand-off to the tick, and keep
-    their memory collectable). Callback settings join here later.
+    their memory collectable). ``session_secret`` signs the dashboard's session cookies (None:
+    a random one for this application, so its sessions end when it stops); ``secure_cookies``
+    sends them over HTTPS only. Callback settings join here later.
     """
 
     database_url: str | None = None
@@ -38,6 +40,8 @@ class ApiConfig:
     connect_workers: bool = False
     freeze_gc: bool = False
     status_max_age_s: float = STATUS_MAX_AGE_S
+    session_secret: str | None = field(default=None, repr=False)
+    secure_cookies: bool = False
 
 
 async def get_config(request: Request) -> ApiConfig:

@@ -5,6 +5,8 @@ Every error body is ``{"error": CLASS, "message": TEXT, "field": ..., "row": ...
 ``row`` repeat what the message names (the domain writes them as ``field: ...`` and
 ``row N: ...``, campaigns.errors), or for a request the schema refused, where it is in the
 request. No error answers with a stack trace; an unexpected one is logged and answered 500.
+Outside ``/v1`` (the dashboard's pages) the same errors are answered as pages, by the
+``error_page`` the dashboard leaves on ``app.state``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
@@ -65,6 +67,15 @@ def _body(error: str, message: str, field: str | None = None, row: int | None = 
     return ErrorOut(error=error, message=message, field=field, row=row).model_dump()
 
 
+def _page(request: Request, status_code: int, message: str) -> Response | None:
+    """The error as a dashboard page, for a request outside /v1 when the app has pages."""
+    render = getattr(request.app.state, "error_page", None)
+    if render is None or request.url.path.split("/")[1] == "v1":
+        return None
+    page: Response = render(request, status_code, message)
+    return page
+
+
 def _domain(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CampaignError)
     message = str(exc)
@@ -75,10 +86,13 @@ def _domain(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status_of(exc))
 
 
-def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+def _invalid_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0]
     where = [str(part) for part in first.get("loc", ()) if part != "body"]
+    said = f"{'.'.join(where)}: {first.get('msg', 'invalid')}"
+    if page := _page(request, 400, f"This link is not one the dashboard makes ({said})."):
+        return page
     if first.get("type") == "json_invalid":
         message = f"the body is not JSON: {first.get('ctx', {}).get('error', 'invalid')}"
         return JSONResponse(_body("BadRequest", message), status_code=400)
@@ -97,8 +111,10 @@ def _recipients_row(where: list[str]) -> int | None:
     return None
 
 
-async def _http(request: Request, exc: Exception) -> JSONResponse:
+async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if (page := _page(request, exc.status_code, str(exc.detail))) is not None:
+        return page
     if exc.status_code in (404, 405) and request.url.path.startswith("/v1/"):
         # No route matched, so no dependency ran: without a good key, an unknown path or
         # method under /v1 is refused like any other call (it says nothing about routes).
@@ -131,8 +147,10 @@ def _methods(request: Request) -> list[str]:
     return sorted(matches[min(matches)]) if matches else []
 
 
-def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    if (page := _page(request, 500, "The server failed; its log says why.")) is not None:
+        return page
     body = _body("InternalError", "the server failed; its log says why")
     return JSONResponse(body, status_code=500)
 

@@ -50,7 +50,15 @@ def export_recipients(
 ) -> StreamingResponse:
     """Every recipient (of one ``state`` if given) as CSV, streamed: row, msisdn, state,
     reason, gateway code and message, message id, network, segments, credits, attempts."""
-    rows = api.iter_recipients(campaign_id, state, database_url=config.database_url)
+    return csv_export(campaign_id, state, database_url=config.database_url)
+
+
+def csv_export(
+    campaign_id: int, state: RecipientState | None, *, database_url: str | None
+) -> StreamingResponse:
+    """The streamed CSV of a campaign's recipients (this API's and the dashboard's button);
+    CampaignNotFound at once when there is no such campaign."""
+    rows = api.iter_recipients(campaign_id, state, database_url=database_url)
     name = f"campaign-{campaign_id}-recipients{f'-{state.value}' if state else ''}.csv"
     return StreamingResponse(
         csv_chunks(rows), media_type="text/csv; charset=utf-8",

@@ -7,6 +7,8 @@ line per request instead, through the ``smsq`` logger configured here beside uvi
 from __future__ import annotations
 
 import copy
+import os
+import secrets
 from typing import Any
 
 APP = "smsq.api.app:production_app"
@@ -22,8 +24,15 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
-    """Serve the API until SIGINT or SIGTERM; ``workers`` processes share the port."""
+    """Serve the API until SIGINT or SIGTERM; ``workers`` processes share the port.
+
+    Without ``$SMSQ_SESSION_SECRET``, one is made here for this run, in the environment the
+    worker processes inherit, so that a dashboard session is valid in all of them.
+    """
     import uvicorn
+
+    if not os.environ.get("SMSQ_SESSION_SECRET"):
+        os.environ["SMSQ_SESSION_SECRET"] = secrets.token_urlsafe(32)
 
     uvicorn.run(
         APP, factory=True, host=host, port=port, workers=workers, access_log=False,

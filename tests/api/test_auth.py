@@ -35,7 +35,8 @@ def test_the_api_has_the_routes_of_the_python_api() -> None:
             "/v1/campaigns/1", "/v1/campaigns/1/pause", "/v1/campaigns/1/resume",
             "/v1/campaigns/1/cancel", "/v1/campaigns/1/retry-failed",
             "/v1/campaigns/1/recipients", "/v1/campaigns/1/recipients.csv",
-            "/v1/suppressions", "/v1/suppressions/remove", "/v1/openapi.json"} == paths  # fmt: skip
+            "/v1/suppressions", "/v1/suppressions/remove", "/v1/messages", "/v1/messages/1",
+            "/v1/openapi.json"} == paths  # fmt: skip
 
 
 def _refused(response: httpx.Response, secret: str = "") -> None:
@@ -101,6 +102,7 @@ def test_a_new_key_works_and_the_database_holds_only_its_hash(
     assert any(row[2] == hash_key(new.key) for row in stored)
 
 
-def test_the_dashboards_place_answers_without_a_key(anonymous: TestClient) -> None:
+def test_the_dashboard_asks_for_a_login_not_a_bearer_key(anonymous: TestClient) -> None:
     page = anonymous.get("/")
-    assert page.status_code == 200 and "/v1" in page.text
+    assert page.status_code == 200 and page.url.path == "/login"  # redirected to its form
+    assert "smsq api-key create" in page.text
