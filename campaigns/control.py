@@ -16,6 +16,7 @@ from sqlalchemy import Connection, RowMapping, bindparam, func, select, update
 
 from campaigns.batching import ClosedBatch, Item, Packer
 from campaigns.bulk import insert_batches
+from campaigns.callbacks.outbox import record_state
 from campaigns.db import get_engine
 from campaigns.errors import CampaignNotFound, InvalidState
 from campaigns.failover import back_to_first
@@ -248,6 +249,10 @@ def _compare_and_set(
         .values(**values)
     )
     if result.rowcount == 1:
+        if "state" in values:  # its callback event commits with the move, or neither does
+            record_state(
+                conn, campaign_id, values["state"], datetime.now(UTC), values.get("reason")
+            )
         return
     state = conn.execute(
         select(CAMPAIGNS.c.state).where(CAMPAIGNS.c.id == campaign_id)

@@ -29,6 +29,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import Connection, func, or_, select, true, update
 
+from campaigns.callbacks.outbox import record_state
 from campaigns.handoff import set_dispatcher, set_sender
 from campaigns.models import Batch, BatchState, Campaign, CampaignKind, CampaignState, PauseKind
 from worker import keys, store
@@ -84,15 +85,14 @@ def release_due(conn: Connection, campaign_id: int, now: datetime) -> list[Batch
     ).one()
     scheduled = (Campaign.id == campaign_id, Campaign.state == CampaignState.SCHEDULED)
     if not in_window(now, start, end, tz):
-        conn.execute(
+        reason = window_reason(start, end, tz)
+        paused = conn.execute(
             update(Campaign)
             .where(*scheduled)
-            .values(
-                state=CampaignState.PAUSED,
-                pause_kind=PauseKind.WINDOW,
-                reason=window_reason(start, end, tz),
-            )
+            .values(state=CampaignState.PAUSED, pause_kind=PauseKind.WINDOW, reason=reason)
         )
+        if paused.rowcount == 1:
+            record_state(conn, campaign_id, CampaignState.PAUSED, now, reason)
         return None
     released = conn.execute(
         update(Campaign)
@@ -106,6 +106,7 @@ def release_due(conn: Connection, campaign_id: int, now: datetime) -> list[Batch
     )
     if released.rowcount != 1:
         return None
+    record_state(conn, campaign_id, CampaignState.RUNNING, now)
     store.complete_if_done(conn, campaign_id, now)  # nothing to send (every number invalid)
     return sendable_batches(conn, campaign_id, now)
 
@@ -167,6 +168,23 @@ class Dispatcher:
                 self.app.send_task(
                     keys.SEND_BATCH_TASK, (ref.batch_id,), producer=producer, **options
                 )
+                count += 1
+        return count
+
+    def deliver_callbacks(self, campaign_ids: Iterable[int], expires_s: float) -> int:
+        """Publish ``smsq.deliver_callbacks`` for each campaign on the callbacks queue.
+
+        The message expires after ``expires_s`` (a few ticks): the tick publishes again for
+        a campaign still due, so a queue nobody reads does not grow without end.
+        """
+        count = 0
+        with self.app.producer_or_acquire() as producer:
+            for campaign_id in campaign_ids:
+                self.app.send_task(
+                    keys.DELIVER_CALLBACKS_TASK, (campaign_id,), producer=producer,
+                    queue=keys.CALLBACKS_QUEUE, expires=expires_s,
+                    argsrepr=f"campaign={campaign_id}",
+                )  # fmt: skip
                 count += 1
         return count
 

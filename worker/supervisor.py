@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from providers import Account
-from worker.cli_support import threads_for, worker_argv
+from worker.cli_support import CALLBACK_THREADS, callbacks_argv, threads_for, worker_argv
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,12 @@ class Group:
     name: str
     accounts: tuple[str, ...]
     threads: int
+    callbacks: bool = False  # the status callbacks' process, which serves no account
+
+
+def callbacks_group() -> Group:
+    """The process delivering status callbacks, apart from every sending thread."""
+    return Group("callbacks", (), CALLBACK_THREADS, callbacks=True)
 
 
 def groups_for(
@@ -67,6 +73,10 @@ def groups_for(
 
 def argv_of(group: Group, loglevel: str = "INFO") -> list[str]:
     """The celery command line of one group's process."""
+    if group.callbacks:
+        return callbacks_argv(
+            concurrency=group.threads, hostname=f"{group.name}@%h", loglevel=loglevel
+        )
     return worker_argv(
         accounts=group.accounts, concurrency=group.threads, hostname=f"{group.name}@%h",
         loglevel=loglevel,
