@@ -11,6 +11,7 @@ import os
 import secrets
 import sys
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -497,6 +498,32 @@ def recipients_cmd(
     with csv.open("w", newline="", encoding="utf-8") as out:
         count = write_csv(rows, out)
     _say(f"{count} recipients of campaign {campaign_id} written to {csv}")
+
+
+@app.command("callbacks")
+def callbacks_cmd(
+    campaign_id: CampaignId,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A campaign's status callbacks: each event's seq, type, delivery state, attempts and
+    last error (the secret is never shown again)."""
+    from campaigns.callbacks import list_callbacks
+
+    url, events = list_callbacks(campaign_id, database_url=_database())
+    if as_json:
+        _emit({"callback_url": url, "events": events})
+        return
+    if url is None:
+        _say(f"campaign {campaign_id} has no callback_url")
+        return
+    counts = Counter(str(e.state) for e in events)
+    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    _say(f"campaign {campaign_id} callbacks to {url}: {summary or 'none yet'}")
+    _say(f"{'seq':>5}  {'event':<12} {'type':<17} {'state':<10} {'tries':>5}  last error")
+    for e in events:
+        seq = "-" if e.seq is None else str(e.seq)
+        _say(f"{seq:>5}  {e.event_id:<12} {e.type:<17} {e.state:<10} {e.attempts:>5}  "
+             f"{e.last_error or '-'}")  # fmt: skip
 
 
 @app.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -362,3 +363,16 @@ def test_a_campaign_without_callback_url_writes_no_events(sqlite_url: str) -> No
     info = get_campaign(campaign_id, database_url=sqlite_url)
     assert (info.callback_url, info.callbacks) == (None, {})
     assert list_callbacks(campaign_id, database_url=sqlite_url) == (None, [])
+
+
+def test_without_a_master_key_one_is_made_once_in_a_private_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("SMSQ_CALLBACK_MASTER_KEY")
+    key_file = tmp_path / "var" / "master.key"
+    monkeypatch.setenv("SMSQ_CALLBACK_MASTER_KEY_FILE", str(key_file))
+    get_settings.cache_clear()
+    first = owner_secret("campaign:1")
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert owner_secret("campaign:1") == first  # read back, not made again
+    assert list(key_file.parent.iterdir()) == [key_file]  # no temporary file left
