@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -376,3 +377,21 @@ def test_without_a_master_key_one_is_made_once_in_a_private_file(
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert owner_secret("campaign:1") == first  # read back, not made again
     assert list(key_file.parent.iterdir()) == [key_file]  # no temporary file left
+
+
+def test_the_readmes_verify_snippets_accept_a_real_signature_and_refuse_a_forged_one() -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+              if "X-Smsq-Signature" in b or "def valid(" in b]  # fmt: skip
+    assert len(blocks) == 2
+    namespace: dict[str, Any] = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
+    body = b'{"id":"evt_1","seq":1}'
+    header = sign("whsec_abc", body)
+    assert namespace["valid"]("whsec_abc", header, body)
+    assert not namespace["valid"]("whsec_abc", header, body + b" ")
+    assert not namespace["valid"]("whsec_abc", sign("whsec_abc", body, timestamp=1), body)
+    assert namespace["handle"]({"X-Smsq-Signature": header + "0"}, body, "whsec_abc") is None
