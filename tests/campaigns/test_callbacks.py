@@ -395,3 +395,20 @@ def test_the_readmes_verify_snippets_accept_a_real_signature_and_refuse_a_forged
     assert not namespace["valid"]("whsec_abc", header, body + b" ")
     assert not namespace["valid"]("whsec_abc", sign("whsec_abc", body, timestamp=1), body)
     assert namespace["handle"]({"X-Smsq-Signature": header + "0"}, body, "whsec_abc") is None
+
+
+def test_a_cancelled_event_follows_the_numbers_it_cancelled(sqlite_url: str) -> None:
+    campaign_id = submit_campaign(
+        nepal(), nepal_numbers(3), text="Hi", callback_url=URL, database_url=sqlite_url
+    )
+    assert cancel_campaign(campaign_id, database_url=sqlite_url) == 3
+    receiver, clock = Receiver(callback_secret(campaign_id)), Clock()
+    assert _deliver(sqlite_url, campaign_id, receiver, clock, POLICY) == (3, 0)
+    types = [(e["type"], e["data"].get("state")) for e in receiver.events]  # type: ignore[attr-defined]
+    assert types == [
+        ("campaign.state", "scheduled"), ("recipients.final", None),
+        ("campaign.state", "cancelled"),
+    ]  # fmt: skip
+    [batch] = [e for e in receiver.events if e["type"] == "recipients.final"]
+    assert [r["state"] for r in batch["data"]["recipients"]] == ["cancelled"] * 3  # type: ignore[index]
+    assert _sweep(sqlite_url) == 0  # the sweep finds nothing left to report
