@@ -55,14 +55,14 @@ def test_sandbox_serves_until_terminated(cli_env: CliEnv) -> None:
             httpx.get(f"{url}/_sandbox/health", timeout=2)
 
 
-def test_worker_runs_a_process_per_account_on_its_queues_and_the_control_queue(
+def test_worker_runs_a_process_per_account_on_its_queues_and_the_control_queue_and_callbacks(
     cli_env: CliEnv,
 ) -> None:
     argv = [str(SMSQ), "worker", "--concurrency", "2"]
     log = cli_env.tmp_path / "worker.log"
     with Child(argv, cli_env.environ(), cli_env.tmp_path, log) as worker:
         deadline = time.monotonic() + 60
-        while worker.output().count(" ready.") < len(FUNDED):
+        while worker.output().count(" ready.") < len(FUNDED) + 1:  # and the callbacks' one
             assert time.monotonic() < deadline, worker.output()
             time.sleep(0.1)
         app = make_app(Settings(database_url=cli_env.database_url, broker_url=cli_env.broker_url))
@@ -76,8 +76,13 @@ def test_worker_runs_a_process_per_account_on_its_queues_and_the_control_queue(
         host.split("@")[0]: {queue["name"] for queue in queues} for host, queues in replies.items()
     }
     assert by_process == {
-        name: {keys.now_queue(name), keys.send_queue(name), keys.CONTROL_QUEUE} for name in FUNDED
-    }  # one process per account: a hung gateway holds only its own threads
+        **{
+            name: {keys.now_queue(name), keys.send_queue(name), keys.CONTROL_QUEUE}
+            for name in FUNDED
+        },
+        "callbacks": {keys.CALLBACKS_QUEUE},
+    }  # one process per account: a hung gateway holds only its own threads; a slow
+    # callback receiver holds only the callbacks' process  # fmt: skip
     assert "concurrency: 2 (thread)" in banner
     assert "Traceback" not in worker.output()
 
