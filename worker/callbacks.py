@@ -1,7 +1,9 @@
 """Delivering status callbacks: POST each event of a campaign, in order, signed, until done.
 
 Runs in the ``smsq.callbacks`` queue's own worker process (``smsq worker`` starts one), so
-a slow or dead receiver holds only that process's threads and never a sending thread. The
+a slow or dead receiver holds only that process's threads and never a sending thread; the
+callbacks' own tick (``tick``: the outbox sweep, and handing out due deliveries) runs
+there too, from beat. The
 database decides everything (``campaigns.callbacks.delivery``): one delivery per campaign
 at a time under a lease, the oldest undelivered event first, each attempt recorded. A POST
 counts as delivered on any 2xx; anything else (another status, a timeout, a refused
@@ -22,7 +24,7 @@ from datetime import UTC, datetime
 import httpx
 from sqlalchemy import Engine
 
-from campaigns.callbacks import delivery
+from campaigns.callbacks import delivery, outbox
 from campaigns.callbacks.delivery import Event, Policy
 from campaigns.callbacks.secrets import owner_secret
 from campaigns.callbacks.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
@@ -44,6 +46,14 @@ def policy_of(settings: Settings) -> Policy:
     )  # fmt: skip
 
 
+def tick(engine: Engine, clock: Clock | None = None) -> tuple[int, list[int]]:
+    """The callbacks' periodic step: put finished batches' outcomes into the outbox (the
+    sweep) and list the campaigns with an event due; (events written, campaigns)."""
+    now = (clock or (lambda: datetime.now(UTC)))()
+    written = outbox.sweep(engine, now)
+    return written, delivery.ready_campaigns(engine, now)
+
+
 def deliver_campaign(
     engine: Engine,
     client: httpx.Client,
@@ -62,21 +72,23 @@ def deliver_campaign(
         return 0, 0
     delivered = failed = 0
     try:
-        for _ in range(EVENTS_PER_RUN):
-            event = delivery.next_event(engine, campaign_id, token, now(), policy.lease_s)
-            if event is None:
-                break
+        event = delivery.next_event(engine, campaign_id, token, now(), policy.lease_s)
+        while event is not None and delivered + failed < EVENTS_PER_RUN:
             error = post(client, event, policy.timeout_s)
             if error is None:
-                delivery.record_delivered(engine, event, now())
                 delivered += 1
+                # Recorded with the lookup of the next one: one write per event.
+                event = delivery.next_event(
+                    engine, campaign_id, token, now(), policy.lease_s, delivered=event
+                )
                 continue
             failed += 1
             state = delivery.record_failure(engine, event, now(), error, policy)
             log.info("callback %s of campaign %d: %s (%s)", event.event_id, campaign_id,
                      state, error)  # fmt: skip
             if state != CallbackState.GIVEN_UP:
-                break
+                break  # the next waits for this one
+            event = delivery.next_event(engine, campaign_id, token, now(), policy.lease_s)
     finally:
         delivery.release_lease(engine, campaign_id, token)
     return delivered, failed

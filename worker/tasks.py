@@ -1,4 +1,4 @@
-"""The four Celery tasks: ids in, a call into ``worker.sending`` or the tick, decisions out.
+"""The five Celery tasks: ids in, a call into ``worker.sending`` or the tick, decisions out.
 
 Importing this module registers the tasks on ``worker.celery_app.app`` and nothing else: the
 hand-off from ``campaigns`` is installed on purpose, by ``worker.connect()``.
@@ -37,9 +37,19 @@ def tick_task() -> str:
     ctx = get_context()
     report = tick.run_tick(ctx, _dispatcher.queue_depth)
     _dispatcher.enqueue(report.enqueue)
-    expires_s = ctx.timings.tick_interval_s * TICK_EXPIRES_TICKS
-    _dispatcher.deliver_callbacks(report.callbacks, expires_s)
+    _dispatcher.callbacks_tick(ctx.timings.tick_interval_s * TICK_EXPIRES_TICKS)
     return report.summary()
+
+
+@app.task(name=keys.CALLBACKS_TICK_TASK, ignore_result=True)
+def callbacks_tick() -> str:
+    """The callbacks' tick (on their queue): finished batches into the outbox, and a
+    delivery queued for each campaign with an event due."""
+    ctx = get_context()
+    written, due = callbacks.tick(ctx.engine)
+    expires_s = ctx.timings.tick_interval_s * TICK_EXPIRES_TICKS
+    _dispatcher.deliver_callbacks(due, expires_s)
+    return f"{written} events written, {len(due)} campaigns due" if written or due else "idle"
 
 
 @app.task(name=keys.DELIVER_CALLBACKS_TASK, ignore_result=True)

@@ -23,7 +23,6 @@ from datetime import datetime
 import redis
 from sqlalchemy import Connection, and_, func, or_, select, update
 
-from campaigns.callbacks import delivery, outbox
 from campaigns.callbacks.outbox import record_state
 from campaigns.models import Campaign, CampaignState, PauseKind
 from worker import consumers, dispatch, keys, recovery, store
@@ -56,15 +55,12 @@ class TickReport:
     unconsumed: int = 0  # accounts whose queue has messages and no worker reading it
     cancelled: int = 0
     completed: int = 0
-    callback_events: int = 0  # outcomes put into the callback outbox by the sweep
     skipped_locked: bool = False
     enqueue: list[BatchRef] = field(default_factory=list)
-    callbacks: list[int] = field(default_factory=list)  # campaigns with callbacks due
 
     def summary(self) -> str:
         """Non-zero counters, for the task's log line."""
-        lists = ("enqueue", "callbacks")
-        parts = [f"{k}={v}" for k, v in vars(self).items() if k not in lists and v]
+        parts = [f"{k}={v}" for k, v in vars(self).items() if k != "enqueue" and v]
         return " ".join(parts) or "idle"
 
 
@@ -110,9 +106,6 @@ def _tick_steps(ctx: WorkerContext, queue_depth: QueueDepth, report: TickReport)
     report.unconsumed += consumers.flag_unconsumed(ctx, queue_depth)
     with ctx.engine.begin() as conn:
         report.completed += _complete_finished(conn, now)
-    with ctx.engine.begin() as conn:
-        report.callback_events += outbox.sweep(conn, now)
-    report.callbacks += delivery.ready_campaigns(ctx.engine, now)
 
 
 def _apply_windows(conn: Connection, now: datetime, report: TickReport) -> None:

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, or_, select, update
 
+from campaigns.db import read_only
 from campaigns.models import CALLBACK_OPEN, CallbackState, as_utc
 from campaigns.tables import CALLBACK_EVENTS, CALLBACK_STREAMS
 
@@ -89,7 +90,7 @@ def ready_campaigns(engine: Engine, now: datetime, limit: int = 1000) -> list[in
         .distinct()
         .limit(limit)
     )
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         return [r[0] for r in conn.execute(query)]
 
 
@@ -113,51 +114,69 @@ def release_lease(engine: Engine, campaign_id: int, token: str) -> None:
     with engine.begin() as conn:
         conn.execute(
             update(CALLBACK_STREAMS)
-            .where(
-                CALLBACK_STREAMS.c.campaign_id == campaign_id,
-                CALLBACK_STREAMS.c.lease_token == token,
-            )
+            .where(_held(campaign_id, token))
             .values(lease_token=None, lease_until=None)
         )
 
 
 def next_event(
-    engine: Engine, campaign_id: int, token: str, now: datetime, lease_s: float
+    engine: Engine,
+    campaign_id: int,
+    token: str,
+    now: datetime,
+    lease_s: float,
+    *,
+    delivered: Event | None = None,
 ) -> Event | None:
     """The campaign's oldest undelivered event if it is due (its seq given), renewing the
-    lease; None when there is none, it waits for its backoff, or the lease was lost."""
+    lease; None when there is none, it waits for its backoff, or the lease was lost.
+
+    With ``delivered``, that event is first recorded as delivered, in the same transaction:
+    one write per event (on SQLite every write takes the database's one write lock, which
+    the sending workers need too).
+    """
     with engine.begin() as conn:
-        renewed = conn.execute(
-            update(CALLBACK_STREAMS)
-            .where(
-                CALLBACK_STREAMS.c.campaign_id == campaign_id,
-                CALLBACK_STREAMS.c.lease_token == token,
-            )
-            .values(lease_until=now + timedelta(seconds=lease_s))
-        )
-        if renewed.rowcount != 1:
-            return None
-        head = conn.execute(
-            select(CALLBACK_EVENTS, CALLBACK_STREAMS.c.url, CALLBACK_STREAMS.c.owner,
-                   CALLBACK_STREAMS.c.next_seq)
-            .join(CALLBACK_STREAMS, CALLBACK_STREAMS.c.campaign_id == CALLBACK_EVENTS.c.campaign_id)
-            .where(CALLBACK_EVENTS.c.campaign_id == campaign_id,
-                   CALLBACK_EVENTS.c.state.in_(_OPEN))
-            # Those with a seq were tried already: they are ahead of every newer event.
-            .order_by(CALLBACK_EVENTS.c.seq.is_(None), CALLBACK_EVENTS.c.seq, CALLBACK_EVENTS.c.id)
-            .limit(1)
-        ).first()  # fmt: skip
-        if head is None:
-            return None
-        m = head._mapping
-        if m["next_attempt_at"] is not None and as_utc(m["next_attempt_at"]) > now:
-            return None
-        seq = m["seq"] if m["seq"] is not None else _give_seq(conn, campaign_id, m["id"])
+        if delivered is not None:
+            _mark(conn, delivered, state=CallbackState.DELIVERED, last_error=None,
+                  delivered_at=now)  # fmt: skip
+        return _next_in(conn, campaign_id, token, now, lease_s)
+
+
+def _next_in(
+    conn: Connection, campaign_id: int, token: str, now: datetime, lease_s: float
+) -> Event | None:
+    renewed = conn.execute(
+        update(CALLBACK_STREAMS)
+        .where(_held(campaign_id, token))
+        .values(lease_until=now + timedelta(seconds=lease_s))
+    )
+    if renewed.rowcount != 1:
+        return None
+    head = conn.execute(
+        select(CALLBACK_EVENTS, CALLBACK_STREAMS.c.url, CALLBACK_STREAMS.c.owner)
+        .join(CALLBACK_STREAMS, CALLBACK_STREAMS.c.campaign_id == CALLBACK_EVENTS.c.campaign_id)
+        .where(CALLBACK_EVENTS.c.campaign_id == campaign_id, CALLBACK_EVENTS.c.state.in_(_OPEN))
+        # Those with a seq were tried already: they are ahead of every newer event.
+        .order_by(CALLBACK_EVENTS.c.seq.is_(None), CALLBACK_EVENTS.c.seq, CALLBACK_EVENTS.c.id)
+        .limit(1)
+    ).first()
+    if head is None:
+        return None
+    m = head._mapping
+    if m["next_attempt_at"] is not None and as_utc(m["next_attempt_at"]) > now:
+        return None
+    seq = m["seq"] if m["seq"] is not None else _give_seq(conn, campaign_id, m["id"])
     return Event(
         id=m["id"], campaign_id=campaign_id, seq=seq, type=m["type"], payload=m["payload"],
         created_at=as_utc(m["created_at"]), attempts=m["attempts"], url=m["url"],
         owner=m["owner"],
     )  # fmt: skip
+
+
+def _held(campaign_id: int, token: str) -> ColumnElement[bool]:
+    return and_(
+        CALLBACK_STREAMS.c.campaign_id == campaign_id, CALLBACK_STREAMS.c.lease_token == token
+    )
 
 
 def _give_seq(conn: Connection, campaign_id: int, event_id: int) -> int:
@@ -171,11 +190,6 @@ def _give_seq(conn: Connection, campaign_id: int, event_id: int) -> int:
     return seq
 
 
-def record_delivered(engine: Engine, event: Event, now: datetime) -> None:
-    """The receiver answered 2xx."""
-    _record(engine, event, now, state=CallbackState.DELIVERED, last_error=None, delivered_at=now)
-
-
 def record_failure(
     engine: Engine, event: Event, now: datetime, error: str, policy: Policy
 ) -> CallbackState:
@@ -187,17 +201,18 @@ def record_failure(
     else:
         state = CallbackState.FAILING
         next_at = now + timedelta(seconds=policy.wait_s(attempts))
-    _record(engine, event, now, state=state, last_error=error[:200], next_attempt_at=next_at)
+    with engine.begin() as conn:
+        _mark(conn, event, state=state, last_error=error[:200], next_attempt_at=next_at)
     return state
 
 
-def _record(engine: Engine, event: Event, now: datetime, **values: Any) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            update(CALLBACK_EVENTS)
-            .where(CALLBACK_EVENTS.c.id == event.id, CALLBACK_EVENTS.c.state.in_(_OPEN))
-            .values(attempts=CALLBACK_EVENTS.c.attempts + 1, **values)
-        )
+def _mark(conn: Connection, event: Event, **values: Any) -> None:
+    """Record one attempt of ``event`` and its outcome (``values``)."""
+    conn.execute(
+        update(CALLBACK_EVENTS)
+        .where(CALLBACK_EVENTS.c.id == event.id, CALLBACK_EVENTS.c.state.in_(_OPEN))
+        .values(attempts=CALLBACK_EVENTS.c.attempts + 1, **values)
+    )
 
 
 def counts(conn: Connection, campaign_id: int) -> dict[CallbackState, int]:

@@ -7,11 +7,12 @@ Two kinds of event (``type``):
   (``record_state``), in the same transaction: the move and its event commit together or
   not at all, so none can be missed or invented.
 - ``recipients.final``: up to ``RECIPIENTS_PER_EVENT`` numbers that reached a final state.
-  Written per batch once the batch is terminal, by whoever gets there first: the tick's
-  sweep, or the flush that precedes a campaign's terminal state (so ``completed`` follows
-  every outcome). Each batch is claimed for this by a compare-and-set on
-  ``batches.callback_emitted``, so its numbers are reported exactly once. The sending path
-  writes nothing more than it did: outcomes reach the outbox a tick later (0.5-2 s).
+  Written for the batches that finished since the last look, by whoever gets there first:
+  the callbacks' tick (``sweep``, in the callbacks' own worker process), or the flush that
+  precedes a campaign's terminal state (so ``completed`` follows every outcome). Each
+  batch is claimed for this by a compare-and-set on ``batches.callback_emitted``, so its
+  numbers are reported exactly once; several small batches share an event. The sending
+  path writes nothing more than it did: outcomes reach the outbox a tick later (0.5-2 s).
   The rows settled at submit (invalid, duplicate, suppressed, rejected) go out the same
   way, flagged on the stream (``planned_emitted``).
 
@@ -26,8 +27,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, exists, insert, or_, select, update
+from sqlalchemy import Connection, Engine, exists, insert, or_, select, update
 
+from campaigns.db import read_only
 from campaigns.models import (
     BATCH_TERMINAL,
     CAMPAIGN_TERMINAL,
@@ -41,6 +43,7 @@ STATE_EVENT = "campaign.state"
 RECIPIENTS_EVENT = "recipients.final"
 RECIPIENTS_PER_EVENT = 500  # a body of about 100 kB: small enough for any receiver
 SWEEP_BATCHES = 500  # batches reported per tick at most; the rest wait for the next tick
+_IDS_PER_STATEMENT = 500  # SQLite allows 32,766 bound parameters; PostgreSQL 65,535
 
 _BATCH_TERMINAL = tuple(BATCH_TERMINAL)
 _RECIPIENT_FINAL = tuple(RECIPIENT_TERMINAL)
@@ -98,41 +101,68 @@ def flush_campaign(conn: Connection, campaign_id: int, now: datetime) -> int:
         BATCHES.c.state.in_(_BATCH_TERMINAL),
         ~BATCHES.c.callback_emitted,
     )
-    for (batch_id,) in conn.execute(batches).all():
-        written += emit_batch(conn, campaign_id, batch_id, now)
-    return written
+    batch_ids = [r[0] for r in conn.execute(batches)]
+    return written + emit_batches(conn, campaign_id, batch_ids, now)
 
 
-def sweep(conn: Connection, now: datetime, limit: int = SWEEP_BATCHES) -> int:
-    """The tick's part: report finished batches of open streams, close finished streams.
+def sweep(engine: Engine, now: datetime, limit: int = SWEEP_BATCHES) -> int:
+    """The callbacks' tick: report finished batches of open streams, close finished ones.
 
-    Returns how many events were written.
+    Returns how many events were written. The reading is done before the write
+    transaction, so that on SQLite the database's one write lock, which the sending workers
+    need, is held only to claim the batches and insert the events (their rows cannot change
+    once the batch is terminal; a number ``retry_failed`` re-plans meanwhile is reported
+    again with its new batch).
     """
-    open_streams = select(CALLBACK_STREAMS.c.campaign_id, CALLBACK_STREAMS.c.planned_emitted).where(
-        CALLBACK_STREAMS.c.open
-    )
-    streams = conn.execute(open_streams).all()
-    if not streams:
-        return 0
-    written = 0
-    for campaign_id, planned_emitted in streams:
-        if not planned_emitted:
-            written += _emit_planned(conn, campaign_id, now)
-    ids = [s[0] for s in streams]
-    due = conn.execute(
-        select(BATCHES.c.campaign_id, BATCHES.c.id)
-        .where(
-            BATCHES.c.campaign_id.in_(ids),
-            BATCHES.c.state.in_(_BATCH_TERMINAL),
-            ~BATCHES.c.callback_emitted,
-        )
-        .order_by(BATCHES.c.id)
-        .limit(limit)
-    ).all()
+    with read_only(engine) as conn:
+        streams = conn.execute(
+            select(CALLBACK_STREAMS.c.campaign_id, CALLBACK_STREAMS.c.planned_emitted).where(
+                CALLBACK_STREAMS.c.open
+            )
+        ).all()
+        if not streams:
+            return 0
+        ids = [s[0] for s in streams]
+        due = conn.execute(
+            select(BATCHES.c.campaign_id, BATCHES.c.id)
+            .where(
+                BATCHES.c.campaign_id.in_(ids),
+                BATCHES.c.state.in_(_BATCH_TERMINAL),
+                ~BATCHES.c.callback_emitted,
+            )
+            .order_by(BATCHES.c.id)
+            .limit(limit)
+        ).all()
+        rows = _final_rows(conn, [d[1] for d in due])
+    per_campaign: dict[int, list[int]] = {}
     for campaign_id, batch_id in due:
-        written += emit_batch(conn, campaign_id, batch_id, now)
-    _close_finished(conn, ids)
+        per_campaign.setdefault(campaign_id, []).append(batch_id)
+    written = 0
+    with engine.begin() as conn:
+        for campaign_id, planned_emitted in streams:
+            if not planned_emitted:
+                written += _emit_planned(conn, campaign_id, now)
+        for campaign_id, batch_ids in per_campaign.items():
+            claimed = _claim(conn, batch_ids)
+            mine = [row for batch_id in claimed for row in rows.get(batch_id, ())]
+            written += _insert_recipients(conn, campaign_id, mine, now)
+        _close_finished(conn, ids)
     return written
+
+
+def _final_rows(conn: Connection, batch_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """The final-state recipients of ``batch_ids``, per batch, in recipient order."""
+    found: dict[int, list[Any]] = {}
+    for start in range(0, len(batch_ids), _IDS_PER_STATEMENT):
+        chunk = list(batch_ids[start : start + _IDS_PER_STATEMENT])
+        query = (
+            _recipients()
+            .add_columns(RECIPIENTS.c.batch_id)
+            .where(RECIPIENTS.c.batch_id.in_(chunk), RECIPIENTS.c.state.in_(_RECIPIENT_FINAL))
+        )
+        for row in conn.execute(query):
+            found.setdefault(row[-1], []).append(row[:-1])
+    return found
 
 
 def _close_finished(conn: Connection, ids: Iterable[int]) -> None:
@@ -157,21 +187,34 @@ def _close_finished(conn: Connection, ids: Iterable[int]) -> None:
     )
 
 
-def emit_batch(conn: Connection, campaign_id: int, batch_id: int, now: datetime) -> int:
-    """Report a terminal batch's numbers, once: False-to-True on its flag decides who does."""
-    claimed = conn.execute(
-        update(BATCHES)
-        .where(BATCHES.c.id == batch_id, ~BATCHES.c.callback_emitted)
-        .values(callback_emitted=True)
-    )
-    if claimed.rowcount != 1:
+def emit_batches(
+    conn: Connection, campaign_id: int, batch_ids: Sequence[int], now: datetime
+) -> int:
+    """Report terminal batches' numbers, once, packed up to ``RECIPIENTS_PER_EVENT`` an
+    event (gateways' batches are often 100 numbers: five to an event means a fifth of the
+    POSTs and of the delivery's writes)."""
+    claimed = _claim(conn, batch_ids)
+    if not claimed:
         return 0
-    rows = conn.execute(
-        _recipients().where(
-            RECIPIENTS.c.batch_id == batch_id, RECIPIENTS.c.state.in_(_RECIPIENT_FINAL)
+    rows = _final_rows(conn, claimed)
+    mine = [row for batch_id in claimed for row in rows.get(batch_id, ())]
+    return _insert_recipients(conn, campaign_id, mine, now)
+
+
+def _claim(conn: Connection, batch_ids: Sequence[int]) -> list[int]:
+    """Turn the batches' flags from false to true; the ids this transaction turned, in
+    order (a batch another transaction claimed first is left to it)."""
+    claimed: list[int] = []
+    for start in range(0, len(batch_ids), _IDS_PER_STATEMENT):
+        chunk = list(batch_ids[start : start + _IDS_PER_STATEMENT])
+        result = conn.execute(
+            update(BATCHES)
+            .where(BATCHES.c.id.in_(chunk), ~BATCHES.c.callback_emitted)
+            .values(callback_emitted=True)
+            .returning(BATCHES.c.id)
         )
-    ).all()
-    return _insert_recipients(conn, campaign_id, rows, now)
+        claimed += [r[0] for r in result]
+    return sorted(claimed)
 
 
 def _emit_planned(conn: Connection, campaign_id: int, now: datetime) -> int:

@@ -231,8 +231,7 @@ def _finish_batches(url: str, campaign_id: int) -> None:
 
 def _sweep(url: str) -> int:
     engine = create_engine(url)
-    with engine.begin() as conn:
-        written = outbox.sweep(conn, datetime.now(UTC))
+    written = outbox.sweep(engine, datetime.now(UTC))
     engine.dispose()
     return written
 

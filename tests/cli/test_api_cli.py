@@ -115,6 +115,11 @@ def test_callback_url_on_submit_and_on_a_key_prints_the_secret_once(
     assert listed.code == 0, listed
     assert "callbacks to https://hooks.example.com/b: 1 pending" in listed.out
     assert "campaign.state" in listed.out and own not in listed.out
+    as_json = smsq("callbacks", str(campaign_id), "--json").json()
+    assert as_json["callback_url"] == "https://hooks.example.com/b"
+    assert [(e["seq"], e["type"], e["state"]) for e in as_json["events"]] == [
+        (None, "campaign.state", "pending"),
+    ]
     shown = smsq("status", str(campaign_id), "--json").json()
     assert shown["callback_url"] == "https://hooks.example.com/b" and own not in str(shown)
     bad = smsq("submit", "--account", "aakashsms_v3", "--text", "hi", "9841000001",

@@ -82,7 +82,7 @@ def test_worker_runs_a_process_per_account_on_its_queues_and_the_control_queue_a
         },
         "callbacks": {keys.CALLBACKS_QUEUE},
     }  # one process per account: a hung gateway holds only its own threads; a slow
-    # callback receiver holds only the callbacks' process  # fmt: skip
+    # callback receiver holds only the callbacks' process
     assert "concurrency: 2 (thread)" in banner
     assert "Traceback" not in worker.output()
 
