@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from campaigns.balance import fetch_balance
 from campaigns.bulk import DbSink
+from campaigns.callbacks import outbox
+from campaigns.callbacks.secrets import api_key_owner, campaign_owner, owner_secret
 from campaigns.control import cancel_campaign, pause_campaign, resume_campaign, retry_failed
 from campaigns.db import get_engine
 from campaigns.errors import InputError
@@ -49,6 +51,7 @@ __all__ = [
     "RecipientInfo",
     "Sample",
     "SuppressionInfo",
+    "callback_secret",
     "cancel_campaign",
     "estimate",
     "get_campaign",
@@ -144,6 +147,8 @@ def submit_campaign(
     database_url: str | None = None,
     accounts: Mapping[str, Account] | None = None,
     routes: Mapping[str, Route] | None = None,
+    callback_url: str | None = None,
+    callback_key_id: int | None = None,
 ) -> int:
     """Validate, plan and store a campaign; returns its id. It is ``scheduled`` for ``send_at``
     (an aware datetime, not more than a minute in the past; default now) and handed to the
@@ -172,12 +177,18 @@ def submit_campaign(
     under a race; with another account, route, text, template, sender or list it raises
     IdempotencyConflict. Raises a CampaignError subclass naming the field and row; nothing
     is written then.
+
+    ``callback_url`` (http or https) receives signed status callbacks (README, "Status
+    callbacks"): the campaign's state changes and its numbers' final states. They are
+    signed with the campaign's own secret, ``callback_secret(id)``, unless
+    ``callback_key_id`` names the API key whose default URL this is (then its secret).
     """
     spec = build_spec(
         account, route=route, text=text, template_id=template_id, sender=sender,
         send_at=send_at, name=name, idempotency_key=idempotency_key,
         max_segments=max_segments, window=window, window_tz=window_tz, accounts=accounts,
-        routes=routes, strict=strict,
+        routes=routes, strict=strict, callback_url=callback_url,
+        callback_key_id=callback_key_id,
     )  # fmt: skip
     return submit_spec(
         spec, _required(recipients), database_url=database_url, phone_column=phone_column,
@@ -263,6 +274,7 @@ def estimate(
     accounts: Mapping[str, Account] | None = None,
     routes: Mapping[str, Route] | None = None,
     check_balance: bool = True,
+    callback_url: str | None = None,
 ) -> Estimate:
     """A dry run of ``submit_campaign`` with the same arguments: writes nothing to the
     database (``rejects``, when given, is written as at submit).
@@ -276,7 +288,7 @@ def estimate(
         account, route=route, text=text, template_id=template_id, sender=sender,
         send_at=send_at, name=name, idempotency_key=idempotency_key,
         max_segments=max_segments, window=window, window_tz=window_tz, accounts=accounts,
-        routes=routes, strict=strict,
+        routes=routes, strict=strict, callback_url=callback_url,
     )  # fmt: skip
     planner = Planner(spec)
     lookup = SuppressionLookup(get_engine(database_url))
@@ -345,6 +357,8 @@ def _plan_and_store(
             )
         )
         _insert_accounts(conn, campaign_id, spec, tally)
+        if spec.callback_url is not None:
+            _open_callbacks(conn, campaign_id, spec, now_message)
         ready = None
         if now_message:
             batch = select(BATCHES.c.id, BATCHES.c.account).where(
@@ -353,6 +367,26 @@ def _plan_and_store(
             batch_id, account = conn.execute(batch).one()
             ready = (batch_id, account)
     return campaign_id, ready
+
+
+def _open_callbacks(conn: Connection, campaign_id: int, spec: CampaignSpec, running: bool) -> None:
+    """The campaign's callback stream and its first event, in the submit's transaction."""
+    assert spec.callback_url is not None
+    key_id = spec.callback_key_id
+    owner = campaign_owner(campaign_id) if key_id is None else api_key_owner(key_id)
+    outbox.open_stream(conn, campaign_id, spec.callback_url, owner)
+    state = CampaignState.RUNNING if running else CampaignState.SCHEDULED
+    outbox.record_state(conn, campaign_id, state, datetime.now(UTC))
+
+
+def callback_secret(campaign_id: int) -> str:
+    """The secret that signs the callbacks of a campaign that named its own callback_url.
+
+    For the one who submitted it, once: the CLI prints it and the HTTP API returns it in
+    the submit's answer only (campaigns.callbacks.secrets says why it is derived, not
+    stored). A campaign using an API key's default URL is signed with that key's secret.
+    """
+    return owner_secret(campaign_owner(campaign_id))
 
 
 def _insert_campaign(conn: Connection, spec: CampaignSpec, kind: CampaignKind) -> int:

@@ -25,6 +25,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from campaigns.callbacks.secrets import api_key_owner, owner_secret
+from campaigns.callbacks.urls import check_callback_url
 from campaigns.db import get_engine, read_only
 from campaigns.errors import CampaignError, InputError
 from campaigns.models import as_utc
@@ -53,14 +55,17 @@ class ApiKeyInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    callback_url: str | None = None  # the default of campaigns submitted with the key
 
 
 @dataclass(frozen=True, slots=True)
 class NewApiKey:
-    """A key just made: ``key`` is shown to the user once and is stored nowhere."""
+    """A key just made: ``key`` is shown to the user once and is stored nowhere; so is
+    ``callback_secret`` (derived, campaigns.callbacks.secrets), when it has a callback_url."""
 
     info: ApiKeyInfo
     key: str
+    callback_secret: str | None = None
 
 
 def hash_key(key: str) -> str:
@@ -68,8 +73,15 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def create_key(name: str, *, database_url: str | None = None) -> NewApiKey:
-    """Make a key named ``name``; InputError when the name is empty, too long or in use."""
+def create_key(
+    name: str, *, callback_url: str | None = None, database_url: str | None = None
+) -> NewApiKey:
+    """Make a key named ``name``; InputError when the name is empty, too long or in use.
+
+    ``callback_url``: where the status callbacks of campaigns submitted with this key go,
+    unless a campaign names its own; they are signed with the key's ``callback_secret``.
+    """
+    callback_url = check_callback_url(callback_url)
     name = name.strip()
     if not name or len(name) > NAME_MAX_CHARS:
         raise InputError(f"name: give 1 to {NAME_MAX_CHARS} characters")
@@ -77,15 +89,19 @@ def create_key(name: str, *, database_url: str | None = None) -> NewApiKey:
         raise InputError(f"name: {name!r} would read as a key id (use letters too)")
     key = KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
     prefix, now = key[:SHOWN_PREFIX_CHARS], datetime.now(UTC)
-    values = {"name": name, "key_hash": hash_key(key), "prefix": prefix, "created_at": now}
+    values = {
+        "name": name, "key_hash": hash_key(key), "prefix": prefix, "created_at": now,
+        "callback_url": callback_url,
+    }  # fmt: skip
     try:
         with get_engine(database_url).begin() as conn:
             key_id = conn.execute(insert(API_KEYS).values(**values).returning(API_KEYS.c.id))
             new_id: int = key_id.scalar_one()
     except IntegrityError:
         raise InputError(f"name: a key named {name!r} exists (revoke it first)") from None
-    info = ApiKeyInfo(new_id, name, prefix, now, None, None)
-    return NewApiKey(info, key)
+    info = ApiKeyInfo(new_id, name, prefix, now, None, None, callback_url)
+    secret = owner_secret(api_key_owner(new_id)) if callback_url is not None else None
+    return NewApiKey(info, key, secret)
 
 
 def list_keys(
@@ -117,7 +133,10 @@ def revoke_key(name_or_id: str, *, database_url: str | None = None) -> ApiKeyInf
             raise ApiKeyNotFound(f"no API key named or numbered {name_or_id!r}")
         conn.execute(update(API_KEYS).where(API_KEYS.c.id == row.id).values(revoked_at=now))
     info = _info(row)
-    return ApiKeyInfo(info.id, info.name, info.prefix, info.created_at, info.last_used_at, now)
+    return ApiKeyInfo(
+        info.id, info.name, info.prefix, info.created_at, info.last_used_at, now,
+        info.callback_url,
+    )  # fmt: skip
 
 
 def verify_key(key: str, *, database_url: str | None = None) -> ApiKeyInfo | None:
@@ -179,15 +198,15 @@ class _Throttle:
 _LAST_USED = _Throttle(LAST_USED_EVERY_S)
 _INFO_COLUMNS = (
     API_KEYS.c.id, API_KEYS.c.name, API_KEYS.c.prefix, API_KEYS.c.created_at,
-    API_KEYS.c.last_used_at, API_KEYS.c.revoked_at,
+    API_KEYS.c.last_used_at, API_KEYS.c.revoked_at, API_KEYS.c.callback_url,
 )  # fmt: skip
 
 
-def _info(row: Row[Any, Any, Any, Any, Any, Any]) -> ApiKeyInfo:
+def _info(row: Row[Any, Any, Any, Any, Any, Any, Any]) -> ApiKeyInfo:
     m = row._mapping
     last_used, revoked = m["last_used_at"], m["revoked_at"]
     return ApiKeyInfo(
         m["id"], m["name"], m["prefix"], as_utc(m["created_at"]),
         None if last_used is None else as_utc(last_used),
-        None if revoked is None else as_utc(revoked),
+        None if revoked is None else as_utc(revoked), m["callback_url"],
     )  # fmt: skip

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, RowMapping, bindparam, func, select, update
 
 from campaigns.batching import ClosedBatch, Item, Packer
 from campaigns.bulk import insert_batches
+from campaigns.callbacks.outbox import record_state
 from campaigns.db import get_engine
 from campaigns.errors import CampaignNotFound, InvalidState
 from campaigns.failover import back_to_first
@@ -102,7 +103,7 @@ def cancel_campaign(campaign_id: int, *, database_url: str | None = None) -> int
     now = datetime.now(UTC)
     with get_engine(database_url).begin() as conn:
         _compare_and_set(
-            conn, campaign_id, _CANCELLABLE, "cancel",
+            conn, campaign_id, _CANCELLABLE, "cancel", record=False,
             state=CS.CANCELLED, pause_kind=None, finished_at=now,
         )  # fmt: skip
         # Batches first: a worker's claim (pending -> claimed -> in_flight) is a compare-and-
@@ -124,6 +125,8 @@ def cancel_campaign(campaign_id: int, *, database_url: str | None = None) -> int
             )
             .values(state=RecipientState.CANCELLED, updated_at=now)
         )
+        # Its event last: after the numbers it cancelled (a terminal state flushes them).
+        record_state(conn, campaign_id, CS.CANCELLED, now)
     return int(result.rowcount)
 
 
@@ -239,15 +242,25 @@ def _compare_and_set(
     campaign_id: int,
     allowed: Collection[CampaignState],
     action: str,
+    *,
+    record: bool = True,
     **values: Any,
 ) -> None:
-    """Update the campaign only if it is in one of ``allowed`` states, else say why not."""
+    """Update the campaign only if it is in one of ``allowed`` states, else say why not.
+
+    A new ``state`` gets its callback event in the same transaction, unless ``record`` is
+    False (the caller records it itself, later in the transaction).
+    """
     result = conn.execute(
         update(CAMPAIGNS)
         .where(CAMPAIGNS.c.id == campaign_id, CAMPAIGNS.c.state.in_(allowed))
         .values(**values)
     )
     if result.rowcount == 1:
+        if record and "state" in values:  # the event commits with the move, or neither does
+            record_state(
+                conn, campaign_id, values["state"], datetime.now(UTC), values.get("reason")
+            )
         return
     state = conn.execute(
         select(CAMPAIGNS.c.state).where(CAMPAIGNS.c.id == campaign_id)

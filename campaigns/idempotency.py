@@ -32,6 +32,7 @@ PARTS: Final = {
     "template_id": "template",
     "sender": "sender",
     "recipients": "recipient list",
+    "callback_url": "callback_url",
 }
 _HASH_HEX_CHARS = 32  # 128 bits: no two lists of one key collide by chance
 
@@ -69,6 +70,8 @@ def fingerprint(spec: CampaignSpec, rows: RowsHash) -> str:
         "sender": spec.sender if spec.route else spec.lanes[0].sender,
         "recipients": rows.hexdigest(),
     }
+    if spec.callback_url is not None:  # absent otherwise: older fingerprints stay equal
+        parts["callback_url"] = spec.callback_url
     return json.dumps(parts, sort_keys=True)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -230,6 +231,9 @@ class Batch(Base):
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error_kind: Mapped[str | None] = mapped_column(String(20))
     last_error: Mapped[str | None] = mapped_column(Text)  # never holds a credential
+    # Its numbers' final states are in the callback outbox (campaigns.callbacks.outbox);
+    # set once, by compare-and-set, so no outcome is reported twice or never.
+    callback_emitted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Recipient(Base):
@@ -351,3 +355,76 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Where campaigns submitted with this key post their events, unless they name their own.
+    callback_url: Mapped[str | None] = mapped_column(Text)
+
+
+class CallbackState(StrEnum):
+    """Delivery of one callback event.
+
+    pending -> delivered | failing -> ... -> delivered | given_up
+    """
+
+    PENDING = "pending"
+    FAILING = "failing"  # tried and refused or unreachable; retried with backoff
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    GIVEN_UP = "given_up"  # still failing when its retry time ran out
+
+
+CALLBACK_OPEN: Final = (CallbackState.PENDING, CallbackState.FAILING)
+
+
+class CallbackStream(Base):
+    """A campaign's callbacks: where they go, whose secret signs them, and delivery's lease.
+
+    One row per campaign that has a ``callback_url``. ``owner`` names the signing secret's
+    owner (``campaign:ID`` or ``api_key:ID``): the secret itself is derived from the server's
+    master key and the owner, never stored (campaigns.callbacks.secrets). ``next_seq`` is
+    the sequence number the next event gets when it is first delivered; ``lease_*`` lets one
+    delivery run per campaign at a time (events go out in order), and a lease that expires
+    (its worker was killed) lets the next run take over. ``open`` stays true while outcomes
+    may still arrive; ``planned_emitted`` once the rows settled at submit are in the outbox.
+    """
+
+    __tablename__ = "callback_streams"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(40))
+    next_seq: Mapped[int] = mapped_column(Integer, default=1)
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    planned_emitted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class CallbackEvent(Base):
+    """One event of the outbox: written with the change it reports, delivered later.
+
+    ``seq`` is given at the event's first delivery attempt, in outbox order, from the
+    stream's ``next_seq`` (unique per campaign): receivers order and dedupe by it and by
+    the event id. ``payload`` is the event's ``data`` as JSON.
+    """
+
+    __tablename__ = "callback_events"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "seq", name="uq_callback_events_seq"),
+        Index("ix_callback_events_campaign_state", "campaign_id", "state"),
+        Index("ix_callback_events_state_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    seq: Mapped[int | None] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[CallbackState] = mapped_column(
+        StateColumn(CallbackState), default=CallbackState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200))  # a status code or error class
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from providers._accounts import SmsqSettingsBase
@@ -34,6 +34,15 @@ class Settings(SmsqSettingsBase):
     tick_interval_s: float = Field(default=TICK_INTERVAL_S, gt=0)
     stale_after_s: float = Field(default=STALE_AFTER_S, gt=0)
     visibility_timeout_s: int = Field(default=VISIBILITY_TIMEOUT_S, gt=0)
+    # Status callbacks (campaigns.callbacks): the master key every signing secret is derived
+    # from (unset: a key file made on first use, see callbacks.secrets), how long one POST
+    # may take, and for how long a failing event is retried before it is given up.
+    callback_master_key: SecretStr | None = None
+    callback_master_key_file: str = "var/callback-master.key"
+    callback_timeout_s: float = Field(default=10.0, gt=0)
+    callback_retry_for_s: float = Field(default=24 * 3600.0, gt=0)
+    callback_backoff_s: float = Field(default=5.0, gt=0)  # the first wait; doubles each time
+    callback_backoff_max_s: float = Field(default=3600.0, gt=0)
 
     @property
     def limiter_url(self) -> str:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from campaigns import render
+from campaigns.callbacks.urls import check_callback_url
 from campaigns.errors import InputError, InvalidTemplate, UnknownAccount
 from campaigns.gateway import Gateway, gateway_for, resolve_account
 from campaigns.routes import Route, RouteTable, load_routes
@@ -71,6 +72,10 @@ class CampaignSpec:
     window: tuple[str, str] | None
     window_tz: str | None
     strict: bool = False  # a row without a placeholder value fails the submission
+    # Where status callbacks go (campaigns.callbacks), and the API key whose secret signs
+    # them when the URL is that key's default (None: the campaign's own secret).
+    callback_url: str | None = None
+    callback_key_id: int | None = None
 
     @property
     def gateway(self) -> Gateway:
@@ -108,11 +113,14 @@ def build_spec(
     accounts: Mapping[str, Account] | None,
     routes: Mapping[str, Route] | None = None,
     strict: bool = False,
+    callback_url: str | None = None,
+    callback_key_id: int | None = None,
 ) -> CampaignSpec:
     """Check every argument that does not depend on the rows; raise the error naming it.
 
     Exactly one of ``account`` (a one-account campaign) and ``route`` is given.
     """
+    checked_url = check_callback_url(callback_url)
     if account is not None and not isinstance(account, str | Account):
         raise InputError(
             f"account: expected an account name or an Account, got {type(account).__name__} "
@@ -150,6 +158,8 @@ def build_spec(
         window=resolved_window,
         window_tz=tz,
         strict=strict,
+        callback_url=checked_url,
+        callback_key_id=callback_key_id if checked_url is not None else None,
     )
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import URL, Connection, Engine, and_, case, func, literal, select
 
+from campaigns.callbacks.delivery import counts as callback_counts
 from campaigns.credits import CREDITS
 from campaigns.credits import total as credits_total
 from campaigns.db import get_engine, read_only
@@ -18,13 +19,14 @@ from campaigns.freshness import FreshnessCache
 from campaigns.models import (
     AccountState,
     BatchState,
+    CallbackState,
     CampaignKind,
     CampaignState,
     PauseKind,
     RecipientState,
     as_utc,
 )
-from campaigns.tables import BATCHES, CAMPAIGN_ACCOUNTS, CAMPAIGNS, RECIPIENTS
+from campaigns.tables import BATCHES, CALLBACK_STREAMS, CAMPAIGN_ACCOUNTS, CAMPAIGNS, RECIPIENTS
 from campaigns.windows import next_opening
 from providers.registry import get_adapter
 
@@ -77,7 +79,9 @@ class CampaignInfo:
     None for a campaign sent through ``route``; ``accounts`` breaks the numbers down per
     account either way. Times are timezone-aware UTC, but ``next_window_at``: when a campaign
     waiting for its send window (or scheduled at a time outside it) may next send, in the
-    window's zone.
+    window's zone. ``callback_url`` is where its status callbacks go (None: nowhere), and
+    ``callbacks`` counts its callback events per delivery state (pending, failing,
+    delivered, given_up; states with none left out).
     """
 
     id: int
@@ -104,6 +108,8 @@ class CampaignInfo:
     accounts: tuple[AccountInfo, ...] = ()
     credit_unit: str = CREDITS
     next_window_at: datetime | None = None
+    callback_url: str | None = None
+    callbacks: dict[CallbackState, int] = field(default_factory=dict)
 
 
 # Not frozen, unlike the other results: a frozen dataclass's __init__ costs 3.3 us against
@@ -162,6 +168,7 @@ def get_campaign(
             .where(CAMPAIGN_ACCOUNTS.c.campaign_id == campaign_id)
             .order_by(CAMPAIGN_ACCOUNTS.c.position, CAMPAIGN_ACCOUNTS.c.id)
         ).all()
+        callback_url, callbacks = _callbacks(conn, campaign_id)
     key = (engine.url, campaign_id)
     c = row._mapping
     per_account, batches = _COUNTS.get(
@@ -184,8 +191,20 @@ def get_campaign(
         created_at=utc(c["created_at"]) or datetime.now(UTC), send_at=utc(c["send_at"]),
         started_at=utc(c["started_at"]), finished_at=utc(c["finished_at"]),
         window=window, window_tz=c["window_tz"], route=c["route"], accounts=accounts,
-        credit_unit=unit, next_window_at=_next_window(c),
+        credit_unit=unit, next_window_at=_next_window(c), callback_url=callback_url,
+        callbacks=callbacks,
     )  # fmt: skip
+
+
+def _callbacks(conn: Connection, campaign_id: int) -> tuple[str | None, dict[CallbackState, int]]:
+    """The campaign's callback URL and its events per delivery state (two index lookups,
+    the second only for a campaign that has callbacks)."""
+    url = conn.execute(
+        select(CALLBACK_STREAMS.c.url).where(CALLBACK_STREAMS.c.campaign_id == campaign_id)
+    ).scalar_one_or_none()
+    if url is None:
+        return None, {}
+    return url, callback_counts(conn, campaign_id)
 
 
 def _next_window(c: Any) -> datetime | None:

@@ -10,7 +10,16 @@ from typing import cast
 
 from sqlalchemy import Table
 
-from campaigns.models import ApiKey, Batch, Campaign, CampaignAccount, Recipient, Suppression
+from campaigns.models import (
+    ApiKey,
+    Batch,
+    CallbackEvent,
+    CallbackStream,
+    Campaign,
+    CampaignAccount,
+    Recipient,
+    Suppression,
+)
 
 CAMPAIGNS = cast(Table, Campaign.__table__)
 CAMPAIGN_ACCOUNTS = cast(Table, CampaignAccount.__table__)
@@ -18,3 +27,5 @@ BATCHES = cast(Table, Batch.__table__)
 RECIPIENTS = cast(Table, Recipient.__table__)
 SUPPRESSIONS = cast(Table, Suppression.__table__)
 API_KEYS = cast(Table, ApiKey.__table__)
+CALLBACK_STREAMS = cast(Table, CallbackStream.__table__)
+CALLBACK_EVENTS = cast(Table, CallbackEvent.__table__)

@@ -11,6 +11,7 @@ import os
 import secrets
 import sys
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -150,10 +151,15 @@ def submit(
     rejects: Annotated[
         Path | None, typer.Option(help="write every row not sent, with its reason, to this CSV")
     ] = None,
+    callback_url: Annotated[
+        str | None, typer.Option(help="POST signed status callbacks here (http/https)")
+    ] = None,
     dry_run: Annotated[bool, typer.Option(help="estimate only; writes nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Submit a campaign (or estimate it with --dry-run) through one account or a route."""
+    """Submit a campaign (or estimate it with --dry-run) through one account or a route.
+
+    With --callback-url, the secret that signs its callbacks is printed once."""
     if (account is None) == (route is None):
         # A usage error (exit code 2, the help named), like click's own "Missing option".
         what = "give --account or --route, not both" if account else "Missing option '--account'"
@@ -162,7 +168,7 @@ def submit(
         text=text, template_id=template_id, sender=sender, send_at=_parse_at(at), name=name,
         idempotency_key=idempotency_key, max_segments=max_segments,
         window=_parse_window(window), window_tz=tz, route=route, strict=strict,
-        phone_column=phone_column, rejects=rejects,
+        phone_column=phone_column, rejects=rejects, callback_url=callback_url,
     )  # fmt: skip
     recipients = _recipients(csv, numbers or [])
     _database()
@@ -176,13 +182,16 @@ def submit(
 
     campaign_id = api.submit_campaign(account, recipients, **kwargs)
     info = api.get_campaign(campaign_id)
+    secret = api.callback_secret(campaign_id) if callback_url is not None else None
     if as_json:
-        _emit(info)
+        _emit(info if secret is None else {**to_jsonable(info), "callback_secret": secret})
         return
     _say(
         f"campaign {campaign_id} {info.state}: {info.recipients_total} rows, "
         f"{info.batches_total} batches, {planned_label(info)} planned"
     )
+    if secret is not None:
+        _say(f"callback secret (shown only now; it signs X-Smsq-Signature): {secret}")
     if rejects is not None:
         _say(f"rows not sent, with their reasons: {rejects}")
 
@@ -491,6 +500,32 @@ def recipients_cmd(
     _say(f"{count} recipients of campaign {campaign_id} written to {csv}")
 
 
+@app.command("callbacks")
+def callbacks_cmd(
+    campaign_id: CampaignId,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A campaign's status callbacks: each event's seq, type, delivery state, attempts and
+    last error (the secret is never shown again)."""
+    from campaigns.callbacks import list_callbacks
+
+    url, events = list_callbacks(campaign_id, database_url=_database())
+    if as_json:
+        _emit({"callback_url": url, "events": events})
+        return
+    if url is None:
+        _say(f"campaign {campaign_id} has no callback_url")
+        return
+    counts = Counter(str(e.state) for e in events)
+    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    _say(f"campaign {campaign_id} callbacks to {url}: {summary or 'none yet'}")
+    _say(f"{'seq':>5}  {'event':<12} {'type':<17} {'state':<10} {'tries':>5}  last error")
+    for e in events:
+        seq = "-" if e.seq is None else str(e.seq)
+        _say(f"{seq:>5}  {e.event_id:<12} {e.type:<17} {e.state:<10} {e.attempts:>5}  "
+             f"{e.last_error or '-'}")  # fmt: skip
+
+
 @app.command()
 def accounts(balance: Annotated[bool, typer.Option(help="ask each gateway")] = False) -> None:
     """List configured accounts with their limits (and balances with --balance)."""
@@ -560,8 +595,12 @@ def worker(
     accounts: Annotated[
         str | None, typer.Option(help="serve only these accounts, in one process: a,b")
     ] = None,
+    callbacks: Annotated[
+        bool, typer.Option(help="also run the process that delivers status callbacks")
+    ] = True,
 ) -> None:
-    """Run the workers: a process per configured account (its queues and the control queue)."""
+    """Run the workers: a process per configured account (its queues and the control queue),
+    and one delivering status callbacks."""
     from providers import load_accounts
     from worker import supervisor
 
@@ -570,6 +609,8 @@ def worker(
     groups = supervisor.groups_for(
         load_accounts(), together=together, concurrency=concurrency or (int(env) if env else None)
     )
+    if callbacks:
+        groups.append(supervisor.callbacks_group())
     supervisor.main(groups)
 
 

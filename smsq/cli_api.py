@@ -27,15 +27,30 @@ def api(
 
 
 @api_key_app.command("create")
-def create(name: Annotated[str, typer.Argument(help="who or what uses the key")]) -> None:
-    """Make a key and print it, once: only its hash is stored."""
-    new = api_keys.create_key(name)
+def create(
+    name: Annotated[str, typer.Argument(help="who or what uses the key")],
+    callback_url: Annotated[
+        str | None,
+        typer.Option(help="default status callback URL of the campaigns submitted with it"),
+    ] = None,
+) -> None:
+    """Make a key and print it, once: only its hash is stored. With --callback-url, its
+    callback signing secret is printed once too, on the second line."""
+    new = api_keys.create_key(name, callback_url=callback_url)
     typer.echo(new.key)
+    if new.callback_secret is not None:
+        typer.echo(new.callback_secret)
     typer.echo(
         f"API key {new.info.name!r} (id {new.info.id}) created: it is shown only now; "
         "send it as 'Authorization: Bearer KEY'",
         err=True,
     )
+    if new.callback_secret is not None:
+        typer.echo(
+            f"callbacks of its campaigns go to {callback_url}, signed with the secret on the "
+            "second line (shown only now): check X-Smsq-Signature with it",
+            err=True,
+        )
 
 
 @api_key_app.command("list")

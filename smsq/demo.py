@@ -193,13 +193,13 @@ def run_demo(console: Console, workdir: Path = DEMO_DIR) -> None:
         with local_stack(
             workdir=workdir / "run", database_url=database_url, accounts=_demo_accounts,
             configured_redis=True, sandbox_faults=faults, workers={"demo": 2},
-            tick_interval_s=1.0, stale_after_s=30.0, api=True,
+            tick_interval_s=1.0, stale_after_s=30.0, api=True, callbacks=True,
         ) as stack:  # fmt: skip
             config = stack.cluster.config
             where = "private" if stack.private_redis else "given"
             console.print(f"[bold]redis[/] {config.broker_url} ({where})")
             console.print(f"[bold]sandbox[/] {stack.sandbox.url} (all five gateways)")
-            console.print("[bold]workers[/] 2 processes and beat started")
+            console.print("[bold]workers[/] 2 processes, the callbacks worker and beat started")
             _print_api(console, stack, database_url)
             stack.sandbox.set_balances(**{PREPAID: PREPAID_CREDITS})
             accounts = dict(config.accounts)

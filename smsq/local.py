@@ -59,6 +59,7 @@ def local_stack(
     workers: Mapping[str, int] = ONE_WORKER,
     worker_args: Sequence[str] = (),
     beat: bool = True,
+    callbacks: bool = False,
     dispatcher: bool = True,
     api: bool = False,
     tick_interval_s: float = 0.5,
@@ -78,7 +79,9 @@ def local_stack(
     - ``sandbox_url``: a running sandbox; without one, a sandbox is started with
       ``sandbox_faults``.
     - ``workers``: name -> concurrency, each started with ``worker_args`` (e.g.
-      ``["-I", "bench.e2e"]``); ``beat``: start a beat too. They boot in parallel.
+      ``["-I", "bench.e2e"]``); ``beat``: start a beat too; ``callbacks``: the worker of the
+      status callbacks' queue too (``LocalCluster.start_callbacks_worker``). They boot in
+      parallel.
     - ``dispatcher``: install the hand-off, so campaigns submitted from this process are
       dispatched on this cluster at once.
     - ``api``: also run ``smsq api`` on a free loopback port, on the same database, broker
@@ -109,7 +112,7 @@ def local_stack(
             visibility_timeout_s=visibility_timeout_s, extra_env=dict(extra_env or {}),
         )  # fmt: skip
         cluster = stack.enter_context(LocalCluster(config))  # its exit uninstalls the hand-off
-        cluster.start(workers, beat=beat, extra_args=worker_args)
+        cluster.start(workers, beat=beat, callbacks=callbacks, extra_args=worker_args)
         if dispatcher:
             cluster.install_dispatcher()
         server = stack.enter_context(ApiProcess(cluster.env, workdir)) if api else None

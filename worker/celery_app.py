@@ -33,6 +33,7 @@ from campaigns.db import dispose_engines
 from campaigns.settings import Settings, get_settings
 from providers import install_log_redaction, load_accounts
 from worker import door, keys, sending
+from worker.callbacks import reset_client
 from worker.context import reset_context
 from worker.ratelimit import DOOR_TOLERANCE_S
 from worker.redis_server import check_noeviction
@@ -90,6 +91,7 @@ def _after_fork(**_: Any) -> None:
     # with the parent process: every child builds its own on first use.
     dispose_engines()
     reset_context()
+    reset_client()
     install_log_redaction()
 
 

@@ -71,6 +71,7 @@ def worker_argv(
     accounts: Iterable[str] | None = None,
     concurrency: int | None = None,
     control: bool = True,
+    callbacks: bool = False,
     hostname: str | None = None,
     loglevel: str = "INFO",
 ) -> list[str]:
@@ -78,7 +79,9 @@ def worker_argv(
     with a pool of threads: a request waits on the gateway, not on a core.
 
     ``concurrency``: threads (default: ``threads_for`` the accounts). ``control``: also
-    consume the control queue (dispatch and tick); at least one worker must. ``hostname``:
+    consume the control queue (dispatch and tick); at least one worker must. ``callbacks``:
+    also consume the status callbacks' queue (``smsq worker`` gives it a process of its
+    own, ``callbacks_argv``). ``hostname``:
     the worker's name in Flower, e.g. ``"nepal@%h"``. Each account has two queues, its
     single messages' first, then its campaign batches'.
     """
@@ -87,8 +90,12 @@ def worker_argv(
     queues = [q for name in names for q in (keys.now_queue(name), keys.send_queue(name))]
     if control:
         queues.append(keys.CONTROL_QUEUE)
+    if callbacks:
+        queues.append(keys.CALLBACKS_QUEUE)
     if not queues:
         raise ValueError("no accounts configured and control=False: nothing to consume")
+    if concurrency is None and not names:
+        concurrency = THREADS_MIN
     if concurrency is None:
         concurrency = threads_for({n: configured[n] for n in names if n in configured})
     argv = [sys.executable, "-m", "celery", "-A", APP, "worker"]
@@ -97,6 +104,22 @@ def worker_argv(
     if hostname is not None:
         argv += ["-n", hostname]
     return argv
+
+
+# Callbacks wait on receivers, not on a gateway's rate: a few threads deliver hundreds of
+# events a second to a receiver that answers in 10 ms, and one campaign's events go out one
+# at a time anyway (they are ordered).
+CALLBACK_THREADS = 8
+
+
+def callbacks_argv(
+    *, concurrency: int = CALLBACK_THREADS, hostname: str | None = None, loglevel: str = "INFO"
+) -> list[str]:
+    """``celery worker`` for the status callbacks' queue alone."""
+    return worker_argv(
+        accounts=(), concurrency=concurrency, control=False, callbacks=True, hostname=hostname,
+        loglevel=loglevel,
+    )  # fmt: skip
 
 
 def beat_argv(*, loglevel: str = "INFO") -> list[str]:

@@ -29,6 +29,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import Connection, func, or_, select, true, update
 
+from campaigns.callbacks.outbox import record_state
 from campaigns.handoff import set_dispatcher, set_sender
 from campaigns.models import Batch, BatchState, Campaign, CampaignKind, CampaignState, PauseKind
 from worker import keys, store
@@ -38,6 +39,10 @@ from worker.store import BatchRef
 from worker.windows import in_window, window_reason
 
 log = logging.getLogger(__name__)
+
+# Messages waiting on the callbacks queue past which the tick publishes no callbacks tick:
+# deliveries are behind (or no worker reads the queue), and the next tick will look again.
+CALLBACKS_BACKLOG_MAX = 50
 
 
 # --- the database half ---------------------------------------------------------------------
@@ -84,15 +89,14 @@ def release_due(conn: Connection, campaign_id: int, now: datetime) -> list[Batch
     ).one()
     scheduled = (Campaign.id == campaign_id, Campaign.state == CampaignState.SCHEDULED)
     if not in_window(now, start, end, tz):
-        conn.execute(
+        reason = window_reason(start, end, tz)
+        paused = conn.execute(
             update(Campaign)
             .where(*scheduled)
-            .values(
-                state=CampaignState.PAUSED,
-                pause_kind=PauseKind.WINDOW,
-                reason=window_reason(start, end, tz),
-            )
+            .values(state=CampaignState.PAUSED, pause_kind=PauseKind.WINDOW, reason=reason)
         )
+        if paused.rowcount == 1:
+            record_state(conn, campaign_id, CampaignState.PAUSED, now, reason)
         return None
     released = conn.execute(
         update(Campaign)
@@ -106,6 +110,7 @@ def release_due(conn: Connection, campaign_id: int, now: datetime) -> list[Batch
     )
     if released.rowcount != 1:
         return None
+    record_state(conn, campaign_id, CampaignState.RUNNING, now)
     store.complete_if_done(conn, campaign_id, now)  # nothing to send (every number invalid)
     return sendable_batches(conn, campaign_id, now)
 
@@ -169,6 +174,43 @@ class Dispatcher:
                 )
                 count += 1
         return count
+
+    def deliver_callbacks(self, campaign_ids: Iterable[int], expires_s: float) -> int:
+        """Publish ``smsq.deliver_callbacks`` for each campaign on the callbacks queue.
+
+        The message expires after ``expires_s`` (a few ticks): the tick publishes again for
+        a campaign still due, so a queue nobody reads does not grow without end.
+        """
+        count = 0
+        with self.app.producer_or_acquire() as producer:
+            for campaign_id in campaign_ids:
+                self.app.send_task(
+                    keys.DELIVER_CALLBACKS_TASK, (campaign_id,), producer=producer,
+                    queue=keys.CALLBACKS_QUEUE, expires=expires_s,
+                    argsrepr=f"campaign={campaign_id}",
+                )  # fmt: skip
+                count += 1
+        return count
+
+    def callbacks_tick(self, expires_s: float) -> bool:
+        """Publish ``smsq.callbacks_tick`` on the callbacks queue, unless that queue holds
+        ``CALLBACKS_BACKLOG_MAX`` messages or more; True when published.
+
+        Why from the tick and not from beat's schedule: beat would publish whether or not
+        a worker reads the queue, and a deployment without a callbacks worker would grow
+        it by a message a tick for ever; this way it stops at the backlog. Why not in the
+        tick itself: the sweep runs in the callbacks' process, so its work never takes a
+        sending process's time (run by the tick on the sending worker, it took 0.2 s of
+        each tick while a campaign sent 5,500 numbers/s, in the process whose threads were
+        sending).
+        """
+        depth = self._depth(keys.CALLBACKS_QUEUE)
+        if depth is None or depth >= CALLBACKS_BACKLOG_MAX:
+            return False
+        self.app.send_task(
+            keys.CALLBACKS_TICK_TASK, (), queue=keys.CALLBACKS_QUEUE, expires=expires_s
+        )
+        return True
 
     def notify(self, campaign_id: int) -> None:
         """Queue ``smsq.dispatch_campaign`` for a campaign that has work (the hand-off)."""

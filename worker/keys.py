@@ -21,6 +21,11 @@ CONTROL_QUEUE = "smsq.control"
 SEND_BATCH_TASK = "smsq.send_batch"
 DISPATCH_CAMPAIGN_TASK = "smsq.dispatch_campaign"
 TICK_TASK = "smsq.tick"
+DELIVER_CALLBACKS_TASK = "smsq.deliver_callbacks"
+CALLBACKS_TICK_TASK = "smsq.callbacks_tick"
+# Status callbacks go out from a queue of their own, consumed by a process of its own: a
+# slow receiver never holds a thread that sends SMS.
+CALLBACKS_QUEUE = "smsq.callbacks"
 SEND_QUEUE_PREFIX = "smsq.send."
 
 

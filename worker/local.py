@@ -27,7 +27,7 @@ from celery import Celery
 from campaigns.settings import Settings
 from providers import Account
 from worker.celery_app import make_app
-from worker.cli_support import beat_argv, worker_argv
+from worker.cli_support import beat_argv, callbacks_argv, worker_argv
 from worker.dispatch import Dispatcher, install, uninstall
 from worker.supervisor import groups_for
 
@@ -151,8 +151,16 @@ class LocalCluster:
         """Start the default ``smsq worker`` (a process per account, ``worker.supervisor``),
         as a user would; with ``wait``, until every one of its processes consumes."""
         argv = [sys.executable, "-m", "smsq", "worker"]
-        processes = sum(g.processes for g in groups_for(self.config.accounts))
+        # Every account's processes, and the callbacks' one.
+        processes = sum(g.processes for g in groups_for(self.config.accounts)) + 1
         self._spawn(name, argv, ready_marker=" ready.", times=processes)
+        if wait:
+            self.wait_ready()
+
+    def start_callbacks_worker(self, name: str = "callbacks", *, wait: bool = True) -> None:
+        """Start the worker of the status callbacks' queue alone (as ``smsq worker`` does)."""
+        argv = callbacks_argv(hostname=f"{name}@%h")
+        self._spawn(name, argv, ready_marker=" ready.")
         if wait:
             self.wait_ready()
 
@@ -164,9 +172,15 @@ class LocalCluster:
             self.wait_ready()
 
     def start(
-        self, workers: Mapping[str, int], *, beat: bool = False, extra_args: Sequence[str] = ()
+        self,
+        workers: Mapping[str, int],
+        *,
+        beat: bool = False,
+        callbacks: bool = False,
+        extra_args: Sequence[str] = (),
     ) -> None:
-        """Start ``workers`` (name -> concurrency) and, with ``beat``, a beat; wait for all.
+        """Start ``workers`` (name -> concurrency) and, with ``beat``, a beat, with
+        ``callbacks`` the callbacks' worker; wait for all.
 
         They boot in parallel, so several take about as long as one.
         """
@@ -174,6 +188,8 @@ class LocalCluster:
             self.start_worker(name, concurrency=concurrency, extra_args=extra_args, wait=False)
         if beat:
             self.start_beat(wait=False)
+        if callbacks:
+            self.start_callbacks_worker(wait=False)
         self.wait_ready()
 
     def wait_ready(self) -> None:

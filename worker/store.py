@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Dialect, Engine, exists, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from campaigns.callbacks.outbox import record_state
 from campaigns.models import (
     Batch,
     BatchState,
@@ -390,7 +391,10 @@ def pause_campaign(conn: Connection, campaign_id: int, kind: PauseKind, reason: 
         .where(Campaign.id == campaign_id, Campaign.state == CampaignState.RUNNING)
         .values(state=CampaignState.PAUSED, pause_kind=kind, reason=reason)
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    record_state(conn, campaign_id, CampaignState.PAUSED, datetime.now(UTC), reason)
+    return True
 
 
 def split(
@@ -431,7 +435,10 @@ def complete_if_done(conn: Connection, campaign_id: int, now: datetime) -> bool:
     # more than running it.
     p, stamp = _placeholder(conn), _db_time(conn, now)
     done = conn.exec_driver_sql(_COMPLETE_SQL.format(p=p), (stamp, campaign_id, campaign_id))
-    return done.rowcount == 1
+    if done.rowcount != 1:
+        return False
+    record_state(conn, campaign_id, CampaignState.COMPLETED, now)
+    return True
 
 
 def complete_all_done(conn: Connection, now: datetime) -> int:
@@ -451,5 +458,8 @@ def _complete(conn: Connection, now: datetime, *which: ColumnElement[bool]) -> i
             ~still_open,
         )
         .values(state=CampaignState.COMPLETED, finished_at=now, pause_kind=None)
+        .returning(Campaign.id)
     )
-    return result.rowcount
+    completed = [row[0] for row in result]
+    record_state(conn, completed, CampaignState.COMPLETED, now)
+    return len(completed)

@@ -28,7 +28,14 @@ from dataclasses import dataclass
 from types import FrameType
 
 from providers import Account
-from worker.cli_support import THREADS_MIN, processes_for, threads_for, worker_argv
+from worker.cli_support import (
+    CALLBACK_THREADS,
+    THREADS_MIN,
+    callbacks_argv,
+    processes_for,
+    threads_for,
+    worker_argv,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +53,18 @@ class Group:
     accounts: tuple[str, ...]
     threads: int
     processes: int = 1
+    callbacks: bool = False  # the status callbacks' process, which serves no account
 
     def process_names(self) -> list[str]:
         """The name of each of the group's processes (its Celery node is ``NAME@host``)."""
         if self.processes == 1:
             return [self.name]
         return [f"{self.name}-{i}" for i in range(1, self.processes + 1)]
+
+
+def callbacks_group() -> Group:
+    """The process delivering status callbacks, apart from every sending thread."""
+    return Group("callbacks", (), CALLBACK_THREADS, callbacks=True)
 
 
 def groups_for(
@@ -84,6 +97,10 @@ def _account_group(name: str, account: Account, concurrency: int | None) -> Grou
 
 def argv_of(group: Group, loglevel: str = "INFO", process_name: str | None = None) -> list[str]:
     """The celery command line of one of the group's processes (default: its first)."""
+    if group.callbacks:
+        return callbacks_argv(
+            concurrency=group.threads, hostname=f"{group.name}@%h", loglevel=loglevel
+        )
     return worker_argv(
         accounts=group.accounts, concurrency=group.threads,
         hostname=f"{process_name or group.process_names()[0]}@%h", loglevel=loglevel,

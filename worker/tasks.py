@@ -1,4 +1,4 @@
-"""The three Celery tasks: ids in, a call into ``worker.sending`` or the tick, decisions out.
+"""The five Celery tasks: ids in, a call into ``worker.sending`` or the tick, decisions out.
 
 Importing this module registers the tasks on ``worker.celery_app.app`` and nothing else: the
 hand-off from ``campaigns`` is installed on purpose, by ``worker.connect()``.
@@ -6,8 +6,9 @@ hand-off from ``campaigns`` is installed on purpose, by ``worker.connect()``.
 
 from __future__ import annotations
 
-from worker import keys, sending, tick
-from worker.celery_app import app
+from campaigns.settings import get_settings
+from worker import callbacks, keys, sending, tick
+from worker.celery_app import TICK_EXPIRES_TICKS, app
 from worker.context import get_context
 from worker.dispatch import Dispatcher, release
 
@@ -33,6 +34,29 @@ def dispatch_campaign(campaign_id: int) -> str:
 @app.task(name=keys.TICK_TASK, ignore_result=True)
 def tick_task() -> str:
     """The periodic tick: schedules, windows, lost messages, stale batches, completion."""
-    report = tick.run_tick(get_context(), _dispatcher.queue_depth)
+    ctx = get_context()
+    report = tick.run_tick(ctx, _dispatcher.queue_depth)
     _dispatcher.enqueue(report.enqueue)
+    _dispatcher.callbacks_tick(ctx.timings.tick_interval_s * TICK_EXPIRES_TICKS)
     return report.summary()
+
+
+@app.task(name=keys.CALLBACKS_TICK_TASK, ignore_result=True)
+def callbacks_tick() -> str:
+    """The callbacks' tick (on their queue): finished batches into the outbox, and a
+    delivery queued for each campaign with an event due."""
+    ctx = get_context()
+    written, due = callbacks.tick(ctx.engine)
+    expires_s = ctx.timings.tick_interval_s * TICK_EXPIRES_TICKS
+    _dispatcher.deliver_callbacks(due, expires_s)
+    return f"{written} events written, {len(due)} campaigns due" if written or due else "idle"
+
+
+@app.task(name=keys.DELIVER_CALLBACKS_TASK, ignore_result=True)
+def deliver_callbacks(campaign_id: int) -> str:
+    """POST the campaign's due callback events, in order (on the callbacks queue)."""
+    policy = callbacks.policy_of(get_settings())
+    delivered, failed = callbacks.deliver_campaign(
+        get_context().engine, callbacks.http_client(), campaign_id, policy
+    )
+    return f"{delivered} delivered, {failed} failed"

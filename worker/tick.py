@@ -23,6 +23,7 @@ from datetime import datetime
 import redis
 from sqlalchemy import Connection, and_, func, or_, select, update
 
+from campaigns.callbacks.outbox import record_state
 from campaigns.models import Campaign, CampaignState, PauseKind
 from worker import consumers, dispatch, keys, recovery, store
 from worker.context import WorkerContext
@@ -151,7 +152,10 @@ def _lift_window_pause(conn: Connection, campaign_id: int, now: datetime) -> boo
             started_at=func.coalesce(Campaign.started_at, now),
         )
     )  # fmt: skip
-    return resumed.rowcount == 1
+    if resumed.rowcount != 1:
+        return False
+    record_state(conn, campaign_id, CampaignState.RUNNING, now)
+    return True
 
 
 def _complete_finished(conn: Connection, now: datetime) -> int:

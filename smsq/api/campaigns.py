@@ -10,9 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 
 from campaigns import api
 from campaigns.api import Estimate
+from campaigns.api_keys import ApiKeyInfo
 from campaigns.models import CampaignState
 from campaigns.status import CampaignInfo, campaign_ids
+from smsq.api.auth import ApiKey
 from smsq.api.campaigns_schemas import (
+    CampaignCreated,
     CampaignIn,
     CampaignPage,
     CampaignUpload,
@@ -53,37 +56,58 @@ def read_campaign(
     )  # fmt: skip
 
 
-def _created(campaign_id: CampaignId, config: ApiConfig, response: Response) -> CampaignInfo:
+def _created(
+    campaign_id: CampaignId, config: ApiConfig, response: Response, own_callback: bool
+) -> CampaignCreated:
     response.headers["Location"] = f"/v1/campaigns/{campaign_id}"
-    return read_campaign(campaign_id, config, fresh=True)
+    info = read_campaign(campaign_id, config, fresh=True)
+    secret = api.callback_secret(campaign_id) if own_callback else None
+    return CampaignCreated.of(info, secret)
+
+
+def _callback(options: dict[str, Any], key: ApiKeyInfo) -> dict[str, Any]:
+    """The campaign's own callback_url (its own secret signs), else the key's default."""
+    if options.get("callback_url") is None and key.callback_url is not None:
+        return {**options, "callback_url": key.callback_url, "callback_key_id": key.id}
+    return options
 
 
 @router.post("/campaigns", status_code=status.HTTP_201_CREATED, responses=ERRORS)
 def submit(
-    body: CampaignIn, config: Config, response: Response, idempotency_key: IdempotencyKey = None
-) -> CampaignInfo:
-    """Submit a campaign with its recipients in the body (``submit_campaign``)."""
+    body: CampaignIn,
+    config: Config,
+    key: ApiKey,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> CampaignCreated:
+    """Submit a campaign with its recipients in the body (``submit_campaign``).
+
+    With its own ``callback_url``, the answer holds ``callback_secret``, once; without one,
+    the API key's default ``callback_url`` (if it has one) applies, signed with its secret.
+    """
     options = body.model_dump(exclude={"recipients"})
     campaign_id = api.submit_campaign(
-        recipients=body.recipients, idempotency_key=idempotency_key, **options, **_where(config)
-    )
-    return _created(campaign_id, config, response)
+        recipients=body.recipients, idempotency_key=idempotency_key,
+        **_callback(options, key), **_where(config),
+    )  # fmt: skip
+    return _created(campaign_id, config, response, body.callback_url is not None)
 
 
 @router.post("/campaigns/csv", status_code=status.HTTP_201_CREATED, responses=ERRORS)
 def submit_csv(
     upload: Upload,
     config: Config,
+    key: ApiKey,
     response: Response,
     idempotency_key: IdempotencyKey = None,
-) -> CampaignInfo:
+) -> CampaignCreated:
     """Submit a campaign whose recipients are an uploaded CSV (multipart ``recipients``)."""
     with spooled_csv(upload.recipients) as path:
         campaign_id = api.submit_campaign(
-            recipients=path, idempotency_key=idempotency_key, **_options(upload),
-            **_where(config),
+            recipients=path, idempotency_key=idempotency_key,
+            **_callback(_options(upload), key), **_where(config),
         )  # fmt: skip
-    return _created(campaign_id, config, response)
+    return _created(campaign_id, config, response, upload.callback_url is not None)
 
 
 @router.post("/estimates", responses=ERRORS)

@@ -5,6 +5,7 @@ API cannot drift from ``get_campaign``'s fields."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -41,6 +42,9 @@ class CampaignOptions(Body):
         False, description="refuse the whole list when a row lacks a placeholder's value "
         "(default: that row is rejected, the rest sent)"
     )  # fmt: skip
+    callback_url: str | None = Field(
+        None, description="http(s) URL for signed status callbacks (default: the API key's)"
+    )
 
 
 class CampaignIn(CampaignOptions):
@@ -60,6 +64,21 @@ class EstimateIn(CampaignIn):
     """An estimate: the same as a campaign, and whether to ask each gateway its balance."""
 
     check_balance: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignCreated(CampaignInfo):
+    """A campaign just submitted: ``get_campaign``'s fields and, when the campaign named its
+    own ``callback_url``, the secret that signs its callbacks. It is returned only here
+    (and to a repeat of the same idempotent request): keep it."""
+
+    callback_secret: str | None = None
+
+    @classmethod
+    def of(cls, info: CampaignInfo, secret: str | None) -> CampaignCreated:
+        """``info`` with the secret."""
+        values = {f.name: getattr(info, f.name) for f in fields(info)}
+        return cls(**values, callback_secret=secret)
 
 
 class CampaignPage(BaseModel):

@@ -93,3 +93,36 @@ def test_smsq_api_serves_on_loopback_until_terminated(cli_env: CliEnv, smsq: Sms
     log = child.output()
     assert "POST /v1/campaigns 201" in log and "9841000001" not in log and key not in log
     assert "Traceback" not in log
+
+
+def test_callback_url_on_submit_and_on_a_key_prints_the_secret_once(
+    cli_env: CliEnv, smsq: Smsq, dispatched: Dispatches
+) -> None:
+    from campaigns.callbacks.secrets import api_key_owner, campaign_owner, owner_secret
+
+    cli_env.set(SMSQ_CALLBACK_MASTER_KEY="cli-test-master-key-0123456789")
+    made = smsq("api-key", "create", "crm", "--callback-url", "https://hooks.example.com/a")
+    assert made.code == 0, made
+    key, secret = made.out.split()
+    assert secret == owner_secret(api_key_owner(1)) and "second line" in made.err
+    submitted = smsq("submit", "--account", "aakashsms_v3", "--text", "hi", "9841000001",
+                     "--callback-url", "https://hooks.example.com/b")  # fmt: skip
+    assert submitted.code == 0, submitted
+    campaign_id = submitted.campaign_id()
+    own = owner_secret(campaign_owner(campaign_id))
+    assert f"callback secret (shown only now; it signs X-Smsq-Signature): {own}" in submitted.out
+    listed = smsq("callbacks", str(campaign_id))
+    assert listed.code == 0, listed
+    assert "callbacks to https://hooks.example.com/b: 1 pending" in listed.out
+    assert "campaign.state" in listed.out and own not in listed.out
+    as_json = smsq("callbacks", str(campaign_id), "--json").json()
+    assert as_json["callback_url"] == "https://hooks.example.com/b"
+    assert [(e["seq"], e["type"], e["state"]) for e in as_json["events"]] == [
+        (None, "campaign.state", "pending"),
+    ]
+    shown = smsq("status", str(campaign_id), "--json").json()
+    assert shown["callback_url"] == "https://hooks.example.com/b" and own not in str(shown)
+    bad = smsq("submit", "--account", "aakashsms_v3", "--text", "hi", "9841000001",
+               "--callback-url", "hooks.example.com")  # fmt: skip
+    assert_one_line_error(bad, "callback_url: 'hooks.example.com' must start with http")
+    assert smsq("callbacks", "99").code != 0

@@ -57,7 +57,7 @@ def test_sandbox_serves_until_terminated(cli_env: CliEnv) -> None:
             httpx.get(f"{url}/_sandbox/health", timeout=2)
 
 
-def test_worker_runs_a_process_per_account_on_its_queues_and_the_control_queue(
+def test_worker_runs_a_process_per_account_on_its_queues_and_the_control_queue_and_callbacks(
     cli_env: CliEnv,
 ) -> None:
     argv = [str(SMSQ), "worker", "--concurrency", "2"]
@@ -67,7 +67,7 @@ def test_worker_runs_a_process_per_account_on_its_queues_and_the_control_queue(
     processes = {name: processes_for(configured[name]) for name in FUNDED}
     with Child(argv, cli_env.environ(), cli_env.tmp_path, log) as worker:
         deadline = time.monotonic() + 60
-        while worker.output().count(" ready.") < sum(processes.values()):
+        while worker.output().count(" ready.") < sum(processes.values()) + 1:  # + callbacks
             assert time.monotonic() < deadline, worker.output()
             time.sleep(0.1)
         app = make_app(Settings(database_url=cli_env.database_url, broker_url=cli_env.broker_url))
@@ -82,10 +82,13 @@ def test_worker_runs_a_process_per_account_on_its_queues_and_the_control_queue(
     }
     # A process per account, or per core for a fast one: a hung gateway holds only its own.
     assert by_process == {
-        process: {keys.now_queue(name), keys.send_queue(name), keys.CONTROL_QUEUE}
-        for name, count in processes.items()
-        for process in ([name] if count == 1 else [f"{name}-{i}" for i in range(1, count + 1)])
-    }
+        **{
+            process: {keys.now_queue(name), keys.send_queue(name), keys.CONTROL_QUEUE}
+            for name, count in processes.items()
+            for process in ([name] if count == 1 else [f"{name}-{i}" for i in range(1, count + 1)])
+        },
+        "callbacks": {keys.CALLBACKS_QUEUE},
+    }  # a slow callback receiver holds only the callbacks' process
     assert "concurrency: 2 (thread)" in banner
     assert "Traceback" not in worker.output()
 

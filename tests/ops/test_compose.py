@@ -50,7 +50,7 @@ POSTGRES_IMAGE_VARS = frozenset(
 # at one machine (SQLite in ./var, Redis on localhost, ./smsq.toml) or a throwaway login.
 REQUIRED = frozenset(
     {"SMSQ_DATABASE_URL", "SMSQ_BROKER_URL", "SMSQ_CONFIG", "FLOWER_BASIC_AUTH",
-     "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
+     "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "SMSQ_CALLBACK_MASTER_KEY"}
 )  # fmt: skip
 ACCOUNT_VAR = re.compile(r"SMSQ_ACCOUNTS__[A-Z0-9_]+?__CREDENTIALS__[A-Z0-9_]+")
 INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
