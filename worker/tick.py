@@ -50,6 +50,9 @@ class TickReport:
     unclaimed: int = 0
     resolved: int = 0
     reconciled_sent: int = 0
+    unknown_found_sent: int = 0  # unknown numbers the archive showed accepted: now sent
+    delivered: int = 0
+    undelivered: int = 0
     moved: int = 0  # numbers failed over from an account that failed for their campaign
     unconsumed: int = 0  # accounts whose queue has messages and no worker reading it
     cancelled: int = 0
@@ -99,9 +102,12 @@ def _tick_steps(ctx: WorkerContext, queue_depth: QueueDepth, report: TickReport)
     moved, refs = recovery.move_from_failed(ctx, now)
     report.moved += moved
     report.enqueue += refs
-    resolved, reconciled = recovery.resolve_stale(ctx, now)
+    resolved, reconciled, settled = recovery.resolve_stale(ctx, now)
     report.resolved += resolved
     report.reconciled_sent += reconciled
+    report.unknown_found_sent += settled.unknown_sent
+    report.delivered += settled.delivered
+    report.undelivered += settled.undelivered
     report.unconsumed += consumers.flag_unconsumed(ctx, queue_depth)
     with ctx.engine.begin() as conn:
         report.completed += _complete_finished(conn, now)
