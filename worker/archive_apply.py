@@ -92,10 +92,12 @@ def apply_page(
             elif row.state == RS.UNKNOWN:
                 after_s = (now - row.sent_at).total_seconds() if row.sent_at else 0.0
                 to_sent.append((row.recipient_id, after_s))
-            elif entry.status != row.delivery_status or fate(entry.status) is not None:
-                known = fate(entry.status)
+            else:
+                status, known = (entry.status or "")[:50] or None, fate(entry.status)
+                if known is None and status == row.delivery_status:
+                    continue  # nothing new: no write
                 new = RS.SENT if known is None else RS.DELIVERED if known else RS.UNDELIVERED
-                fates[(new, entry.status)].append(row.recipient_id)
+                fates[(new, status)].append(row.recipient_id)
         _note_found(ctx, found, outcome)
         if to_sent or fates:
             with ctx.transaction() as conn:
