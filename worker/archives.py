@@ -33,7 +33,7 @@ from worker.archive_apply import (
 )
 from worker.clock import as_utc
 from worker.context import WorkerContext
-from worker.reconcile import WalkState, has_archive, walk
+from worker.reconcile import WalkState, has_archive, load_state, walk
 
 RECOVERY_SHARE = 0.25  # of the account's requests/s, at most, while recovering numbers
 DELIVERY_SHARE = 0.05  # while only asking for fates
@@ -74,7 +74,7 @@ def walk_accounts(
         recovery[name] = min(sent_at, recovery.get(name, sent_at))
     for name, since in _checking(ctx, now).items():
         recovery[name] = min(since, recovery.get(name, since))
-    delivery = _delivery(ctx, now)
+    delivery, newest = _delivery(ctx, now)
     outcome = PageOutcome()
     walks: dict[str, Walked] = {}
     stale_before = now - timedelta(seconds=ctx.timings.stale_after_s)
@@ -83,7 +83,11 @@ def walk_accounts(
         if account is None or not has_archive(account.provider):
             continue
         since = min(d for d in (recovery.get(name), delivery.get(name)) if d is not None)
-        urgent = name in recovery
+        # Fates are asked again every DELIVERY_WALK_EVERY_S, but at once for batches sent
+        # since the last walk began: their rows have not been looked at yet.
+        seen_until = load_state(ctx, name).finished_began
+        unseen = name in newest and (seen_until is None or newest[name] >= seen_until)
+        urgent = name in recovery or unseen
 
         def settle(rows: list[ArchiveEntry], at: datetime, account: Account = account) -> None:
             apply_page(ctx, account, rows, at, stale_before, outcome)
@@ -140,11 +144,11 @@ def _checking(ctx: WorkerContext, now: datetime) -> dict[str, datetime]:
         return {account: as_utc(at) for account, at in conn.execute(query) if at is not None}
 
 
-def _delivery(ctx: WorkerContext, now: datetime) -> dict[str, datetime]:
-    """Account -> oldest send among its recent batches with numbers ``sent`` (fate unknown)."""
+def _delivery(ctx: WorkerContext, now: datetime) -> tuple[dict[str, datetime], dict[str, datetime]]:
+    """Account -> oldest and newest send among its recent batches with numbers ``sent``."""
     has_sent = exists().where(Recipient.batch_id == Batch.id, Recipient.state == RS.SENT)
     query = (
-        select(Batch.account, func.min(Batch.sent_at))
+        select(Batch.account, func.min(Batch.sent_at), func.max(Batch.sent_at))
         .where(
             Batch.provider.in_(_archive_providers()),
             Batch.state == BatchState.DONE,
@@ -154,4 +158,5 @@ def _delivery(ctx: WorkerContext, now: datetime) -> dict[str, datetime]:
         .group_by(Batch.account)
     )
     with ctx.engine.connect() as conn:
-        return {account: as_utc(at) for account, at in conn.execute(query) if at is not None}
+        rows = [(a, first, last) for a, first, last in conn.execute(query) if first and last]
+    return {a: as_utc(first) for a, first, _ in rows}, {a: as_utc(last) for a, _, last in rows}
