@@ -130,6 +130,7 @@ class RecipientInfo:
     gateway_code: str | None
     gateway_message: str | None
     attempts: int
+    delivery_status: str | None = None  # the gateway's word for the message's fate, verbatim
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -355,6 +356,6 @@ _RECIPIENT_COLUMNS = tuple(
     for name in (
         "id", "row_no", "msisdn", "reason", "batch_id", "text", "segments",
         "credits", "provider_message_id", "network", "gateway_code", "gateway_message",
-        "attempts",
+        "attempts", "delivery_status",
     )
 )  # fmt: skip
