@@ -31,8 +31,10 @@ from worker import keys
 from worker.clock import as_utc
 from worker.context import WorkerContext
 from worker.reconcile import delivered_of, entry_matches
+from worker.store import UNKNOWN_RECHECK_S
 
-UNKNOWN_RECHECK_S = 3600.0  # how long unknown numbers are looked for in the archive
+__all__ = ["DELIVERY_WINDOW_S", "UNKNOWN_RECHECK_S", "PageOutcome", "apply_page"]
+
 DELIVERY_WINDOW_S = 6 * 3600.0  # how long after sending a number's fate is asked for
 FOUND_KEEP_S = 86_400
 MATCH_CHUNK = 500  # numbers per IN (...) query
@@ -110,6 +112,20 @@ def _candidates(
 ) -> list[_Row]:
     """This account's numbers among ``numbers`` that an archive row could settle."""
     r, b = Recipient, Batch
+    window = (
+        or_(
+            and_(b.state == BatchState.IN_FLIGHT, b.sent_at < stale_before),
+            b.archive_check_until > now,
+            b.sent_at > now - timedelta(seconds=DELIVERY_WINDOW_S),
+        ),
+    )
+    with ctx.engine.connect() as conn:
+        # By campaign as well: (campaign_id, msisdn) is indexed, a number alone is not.
+        campaigns = conn.execute(
+            select(b.campaign_id).distinct().where(b.account == account, *window)
+        ).scalars().all()  # fmt: skip
+    if not campaigns:
+        return []
     query = (
         select(
             r.id, r.msisdn, r.state, func.coalesce(r.text, b.text), b.id, b.sent_at,
@@ -118,6 +134,7 @@ def _candidates(
         .join(b, b.id == r.batch_id)
         .where(
             b.account == account,
+            r.campaign_id.in_(campaigns),
             r.msisdn.in_(numbers),
             or_(
                 and_(

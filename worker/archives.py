@@ -4,8 +4,8 @@ An account with an archive (``reconcile.has_archive``) is walked while it has wo
 
 - recovery (a quarter of its rate at most, ``RECOVERY_SHARE``): batches left in flight by
   dead workers, and ``unknown`` numbers still being checked (``archive_check_until`` ahead,
-  set for ``archive_apply.UNKNOWN_RECHECK_S`` whenever a batch on such a gateway leaves
-  numbers unknown, by the tick or by an ambiguous send);
+  set for ``store.UNKNOWN_RECHECK_S`` whenever a batch on such a gateway leaves numbers
+  unknown: by the tick, or by an ambiguous send through ``store.check_unknown_later``);
 - delivery (``DELIVERY_SHARE``, a new walk at most every ``DELIVERY_WALK_EVERY_S``): numbers
   sent within ``archive_apply.DELIVERY_WINDOW_S``, whose fate the archive's status tells.
 
@@ -19,18 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, select
 
 from campaigns.models import Batch, BatchState, Recipient
 from campaigns.models import RecipientState as RS
 from providers import Account, ArchiveEntry
 from providers.registry import MODULES
-from worker.archive_apply import (
-    DELIVERY_WINDOW_S,
-    UNKNOWN_RECHECK_S,
-    PageOutcome,
-    apply_page,
-)
+from worker.archive_apply import DELIVERY_WINDOW_S, PageOutcome, apply_page
 from worker.clock import as_utc
 from worker.context import WorkerContext
 from worker.reconcile import WalkState, has_archive, load_state, walk
@@ -68,7 +63,6 @@ def walk_accounts(
 ) -> tuple[dict[str, Walked], PageOutcome]:
     """Walk every account with archive work a few pages on; ``stale`` lists the (account,
     sent_at) of batches left in flight. Returns the walks of accounts with an archive."""
-    mark_unknown_for_recheck(ctx, now)
     recovery: dict[str, datetime] = {}
     for name, sent_at in stale:
         recovery[name] = min(sent_at, recovery.get(name, sent_at))
@@ -104,34 +98,6 @@ def _archive_providers() -> list[str]:
     return [provider for provider in MODULES if has_archive(provider)]
 
 
-def mark_unknown_for_recheck(ctx: WorkerContext, now: datetime) -> int:
-    """Batches on an archive gateway that left numbers ``unknown`` (an ambiguous send) and
-    are not yet being checked: checked for ``UNKNOWN_RECHECK_S`` from when they finished."""
-    since = now - timedelta(seconds=UNKNOWN_RECHECK_S)
-    has_unknown = exists().where(Recipient.batch_id == Batch.id, Recipient.state == RS.UNKNOWN)
-    with ctx.engine.connect() as conn:
-        rows = conn.execute(
-            select(Batch.id, Batch.finished_at).where(
-                Batch.provider.in_(_archive_providers()),
-                Batch.archive_check_until.is_(None),
-                Batch.state.in_((BatchState.DONE, BatchState.UNKNOWN, BatchState.FAILED)),
-                Batch.finished_at > since,
-                has_unknown,
-            )
-        ).all()
-    if not rows:
-        return 0
-    with ctx.transaction() as conn:
-        for batch_id, finished_at in rows:
-            until = as_utc(finished_at or now) + timedelta(seconds=UNKNOWN_RECHECK_S)
-            conn.execute(
-                update(Batch)
-                .where(Batch.id == batch_id, Batch.archive_check_until.is_(None))
-                .values(archive_check_until=until)
-            )
-    return len(rows)
-
-
 def _checking(ctx: WorkerContext, now: datetime) -> dict[str, datetime]:
     """Account -> oldest send among its batches with unknown numbers still being checked."""
     has_unknown = exists().where(Recipient.batch_id == Batch.id, Recipient.state == RS.UNKNOWN)
@@ -145,15 +111,18 @@ def _checking(ctx: WorkerContext, now: datetime) -> dict[str, datetime]:
 
 
 def _delivery(ctx: WorkerContext, now: datetime) -> tuple[dict[str, datetime], dict[str, datetime]]:
-    """Account -> oldest and newest send among its recent batches with numbers ``sent``."""
-    has_sent = exists().where(Recipient.batch_id == Batch.id, Recipient.state == RS.SENT)
+    """Account -> oldest and newest send among its batches done within the window.
+
+    No per-number test (an EXISTS over every recent batch's rows would read them all each
+    tick): an account is walked for fates, at the delivery pace, for ``DELIVERY_WINDOW_S``
+    after its last send, and a walk settles only the numbers still ``sent``.
+    """
     query = (
         select(Batch.account, func.min(Batch.sent_at), func.max(Batch.sent_at))
         .where(
             Batch.provider.in_(_archive_providers()),
             Batch.state == BatchState.DONE,
             Batch.sent_at > now - timedelta(seconds=DELIVERY_WINDOW_S),
-            has_sent,
         )
         .group_by(Batch.account)
     )
