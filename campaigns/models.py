@@ -108,7 +108,8 @@ class RecipientState(StrEnum):
     PENDING = "pending"
     IN_FLIGHT = "in_flight"
     SENT = "sent"
-    DELIVERED = "delivered"
+    DELIVERED = "delivered"  # the gateway says the handset got it (sent -> delivered)
+    UNDELIVERED = "undelivered"  # the gateway says it never reached the handset
     FAILED = "failed"
     UNKNOWN = "unknown"
     CANCELLED = "cancelled"
@@ -124,7 +125,7 @@ BATCH_TERMINAL: Final = frozenset(
 PLANNED_TERMINAL: Final = frozenset({RS.INVALID, RS.DUPLICATE, RS.SUPPRESSED, RS.REJECTED})
 REPEATABLE: Final = frozenset({RS.INVALID, RS.DUPLICATE})
 RECIPIENT_TERMINAL: Final = PLANNED_TERMINAL | {
-    RS.SENT, RS.DELIVERED, RS.FAILED, RS.UNKNOWN, RS.CANCELLED,
+    RS.SENT, RS.DELIVERED, RS.UNDELIVERED, RS.FAILED, RS.UNKNOWN, RS.CANCELLED,
 }  # fmt: skip
 
 
@@ -234,6 +235,11 @@ class Batch(Base):
     # Its numbers' final states are in the callback outbox (campaigns.callbacks.outbox);
     # set once, by compare-and-set, so no outcome is reported twice or never.
     callback_emitted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the gateway's archive could first be read for this batch, left in flight by a
+    # dead worker: the deadline for giving its missing numbers up counts from here.
+    archive_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Until when the archive is still searched for this batch's unknown numbers.
+    archive_check_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Recipient(Base):
@@ -286,6 +292,9 @@ class Recipient(Base):
     move_reason: Mapped[str | None] = mapped_column(Text)
     # False only for REPEATABLE rows (invalid, duplicate); never updated.
     unique_in_campaign: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The gateway's word for a sent message's fate, verbatim, and when it was last asked.
+    delivery_status: Mapped[str | None] = mapped_column(String(50))
+    delivery_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class CampaignAccount(Base):

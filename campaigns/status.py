@@ -44,7 +44,7 @@ REPORTED_STATE = case(
     ),
     else_=RECIPIENTS.c.state,
 )
-_SPENT = (RecipientState.SENT, RecipientState.DELIVERED)
+_SPENT = (RecipientState.SENT, RecipientState.DELIVERED, RecipientState.UNDELIVERED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +110,9 @@ class CampaignInfo:
     next_window_at: datetime | None = None
     callback_url: str | None = None
     callbacks: dict[CallbackState, int] = field(default_factory=dict)
+    # Of the ``unknown`` numbers, those the gateway's archive is still being searched for:
+    # they may yet become ``sent`` (never ``pending``: they are not sent again).
+    unknown_checking: int = 0
 
 
 # Not frozen, unlike the other results: a frozen dataclass's __init__ costs 3.3 us against
@@ -133,6 +136,7 @@ class RecipientInfo:
     gateway_code: str | None
     gateway_message: str | None
     attempts: int
+    delivery_status: str | None = None  # the gateway's word for the message's fate, verbatim
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -142,7 +146,7 @@ def utc(value: datetime | None) -> datetime | None:
 
 # Account (None: rows in no batch) -> (recipients per state, credits spent); batches per state.
 _PerAccount = dict[str | None, tuple[dict[RecipientState, int], float]]
-_Counts = tuple[_PerAccount, dict[BatchState, int]]
+_Counts = tuple[_PerAccount, dict[BatchState, int], int]
 # How old the counts of get_campaign(max_age_s=...) may be, per campaign, in this process.
 _COUNTS: FreshnessCache[tuple[URL, int], _Counts] = FreshnessCache()
 
@@ -171,7 +175,7 @@ def get_campaign(
         callback_url, callbacks = _callbacks(conn, campaign_id)
     key = (engine.url, campaign_id)
     c = row._mapping
-    per_account, batches = _COUNTS.get(
+    per_account, batches, checking = _COUNTS.get(
         key, c["state"], max_age_s, lambda: _read_counts(engine, campaign_id)
     )
     recipients: dict[RecipientState, int] = {}
@@ -192,7 +196,7 @@ def get_campaign(
         started_at=utc(c["started_at"]), finished_at=utc(c["finished_at"]),
         window=window, window_tz=c["window_tz"], route=c["route"], accounts=accounts,
         credit_unit=unit, next_window_at=_next_window(c), callback_url=callback_url,
-        callbacks=callbacks,
+        callbacks=callbacks, unknown_checking=checking,
     )  # fmt: skip
 
 
@@ -218,7 +222,25 @@ def _next_window(c: Any) -> datetime | None:
 
 def _read_counts(engine: Engine, campaign_id: int) -> _Counts:
     with read_only(engine) as conn:
-        return _counts_per_account(conn, campaign_id), _batch_counts(conn, campaign_id)
+        return (
+            _counts_per_account(conn, campaign_id),
+            _batch_counts(conn, campaign_id),
+            _unknown_checking(conn, campaign_id),
+        )
+
+
+def _unknown_checking(conn: Connection, campaign_id: int) -> int:
+    """Unknown numbers of the campaign whose batch's archive check has not run out."""
+    query = (
+        select(func.count())
+        .select_from(RECIPIENTS.join(BATCHES, BATCHES.c.id == RECIPIENTS.c.batch_id))
+        .where(
+            RECIPIENTS.c.campaign_id == campaign_id,
+            RECIPIENTS.c.state == RecipientState.UNKNOWN.value,
+            BATCHES.c.archive_check_until > datetime.now(UTC),
+        )
+    )
+    return int(conn.execute(query).scalar_one())
 
 
 def _counts_per_account(conn: Connection, campaign_id: int) -> _PerAccount:
@@ -353,6 +375,6 @@ _RECIPIENT_COLUMNS = tuple(
     for name in (
         "id", "row_no", "msisdn", "reason", "batch_id", "text", "segments",
         "credits", "provider_message_id", "network", "gateway_code", "gateway_message",
-        "attempts",
+        "attempts", "delivery_status",
     )
 )  # fmt: skip

@@ -75,17 +75,24 @@ def _utc(_account: Account) -> tzinfo:
     return UTC
 
 
+def _no_fate(_account: Account, _status: str | None) -> bool | None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class ArchiveQuery:
     """A gateway's list of messages it accepted, read page by page to settle lost outcomes.
 
     ``timezone(account)`` is the zone the gateway's archive times are in (UTC unless the
     gateway says otherwise); it may raise ValueError for a bad account option.
+    ``delivered(account, status)`` reads an entry's ``status`` as the message's fate: True
+    delivered, False undelivered, None not known (yet); by default nothing is known.
     """
 
     build_request: ArchivePageRequest
     parse: ArchivePageParser
     timezone: Callable[[Account], tzinfo] = _utc
+    delivered: Callable[[Account, str | None], bool | None] = _no_fate
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from campaigns.status import RecipientInfo
 
 COLUMNS = (
     "row", "msisdn", "state", "reason", "gateway_code", "gateway_message", "message_id",
-    "network", "segments", "credits", "attempts",
+    "network", "segments", "credits", "attempts", "delivery_status",
 )  # fmt: skip
 ROWS_PER_CHUNK = 1_000  # about 70 KB of CSV per block
 
@@ -25,7 +25,7 @@ ROWS_PER_CHUNK = 1_000  # about 70 KB of CSV per block
 def _cells(r: RecipientInfo) -> tuple[object, ...]:
     return (
         r.row_no, r.msisdn, r.state.value, r.reason, r.gateway_code, r.gateway_message,
-        r.provider_message_id, r.network, r.segments, r.credits, r.attempts,
+        r.provider_message_id, r.network, r.segments, r.credits, r.attempts, r.delivery_status,
     )  # fmt: skip
 
 

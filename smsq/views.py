@@ -44,7 +44,8 @@ from campaigns.status import AccountInfo, CampaignInfo
 _DONE_STATES = RECIPIENT_TERMINAL
 RS = RecipientState
 _STATE_ORDER = (
-    RS.PENDING, RS.IN_FLIGHT, RS.SENT, RS.DELIVERED, RS.FAILED, RS.UNKNOWN, RS.CANCELLED,
+    RS.PENDING, RS.IN_FLIGHT, RS.SENT, RS.DELIVERED, RS.UNDELIVERED, RS.FAILED, RS.UNKNOWN,
+    RS.CANCELLED,
     RS.INVALID, RS.DUPLICATE, RS.SUPPRESSED, RS.REJECTED,
 )  # fmt: skip
 
@@ -91,7 +92,10 @@ def campaigns_table(infos: Sequence[CampaignInfo]) -> Table:
     # Names give way first on a narrow terminal; numbers never do.
     table.add_column("campaign", no_wrap=True, overflow="ellipsis", max_width=15)
     table.add_column("state", no_wrap=True, overflow="ellipsis", max_width=9)
-    for column in (*[_SHORT.get(s, s) for s in states], "credit", "time"):
+    # Unknown numbers the gateway's archive is still searched for: they may yet turn sent.
+    checking = any(info.unknown_checking for info in infos)
+    extra = ["checking"] if checking else []
+    for column in (*[_SHORT.get(s, s) for s in states], *extra, "credit", "time"):
         table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     for info in infos:
         seconds = elapsed_s(info)
@@ -100,6 +104,7 @@ def campaigns_table(infos: Sequence[CampaignInfo]) -> Table:
             campaign_label(info),
             info.state + ("*" if info.reason else ""),
             *[str(info.recipients.get(s, 0)) for s in states],
+            *([str(info.unknown_checking)] if checking else []),
             credits_label(info),
             "" if seconds is None else f"{seconds:.1f}s",
         )
@@ -109,6 +114,7 @@ def campaigns_table(infos: Sequence[CampaignInfo]) -> Table:
                 f" {share.account}",
                 share.state + ("*" if share.reason else ""),
                 *[str(share.recipients.get(s, 0)) for s in states],
+                *([""] if checking else []),
                 credits_text(share.credits_spent, share.credit_unit),
                 "",
             )
@@ -143,6 +149,8 @@ _SHORT = {
     "suppressed": "suppr",
     "cancelled": "cancel",
     "unknown": "unkn",
+    "delivered": "deliv",
+    "undelivered": "undeliv",
 }
 
 
@@ -221,9 +229,14 @@ def account_sendable(share: AccountInfo) -> int:
     return max(1, sum(n for s, n in share.recipients.items() if s not in PLANNED_TERMINAL))
 
 
+def _checking_label(info: CampaignInfo) -> str:
+    return f" ({info.unknown_checking} being checked)" if info.unknown_checking else ""
+
+
 def _label(info: CampaignInfo) -> str:
     state = "" if info.state == CampaignState.RUNNING else f" {info.state}"
-    return f"#{info.id} {campaign_label(info)[:16]:<16} {_outcomes(info.recipients)}{state}"
+    outcomes = _outcomes(info.recipients) + _checking_label(info)
+    return f"#{info.id} {campaign_label(info)[:16]:<16} {outcomes}{state}"
 
 
 def _notice(info: CampaignInfo) -> str | None:
@@ -238,10 +251,9 @@ def _account_label(share: AccountInfo) -> str:
 
 
 def _outcomes(r: Mapping[RecipientState, int]) -> str:
-    return (
-        f"{r.get(RS.SENT, 0):>6} sent {r.get(RS.FAILED, 0):>4} failed "
-        f"{r.get(RS.UNKNOWN, 0):>4} unknown"
-    )
+    # Delivered and undelivered numbers were sent first: they count as sent here.
+    sent = r.get(RS.SENT, 0) + r.get(RS.DELIVERED, 0) + r.get(RS.UNDELIVERED, 0)
+    return f"{sent:>6} sent {r.get(RS.FAILED, 0):>4} failed {r.get(RS.UNKNOWN, 0):>4} unknown"
 
 
 def _show(

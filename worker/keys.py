@@ -68,6 +68,21 @@ def circuit(account: str) -> str:
     return f"{PREFIX}circuit:{{{account}}}"
 
 
+def archive_pass(account: str) -> str:
+    """Where the tick's walk through the account's gateway archive stands (JSON)."""
+    return f"{PREFIX}archive:pass:{account}"
+
+
+def archive_found(batch_id: int) -> str:
+    """Recipient ids of a batch left in flight that the archive showed accepted (a set)."""
+    return f"{PREFIX}archive:found:{batch_id}"
+
+
+def status_pace(account: str) -> str:
+    """When the account's next status call may go (epoch seconds)."""
+    return f"{PREFIX}status:next:{account}"
+
+
 TICK_LOCK = f"{PREFIX}lock:tick"  # held while one tick runs, so two beats never overlap
 
 

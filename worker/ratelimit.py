@@ -222,6 +222,21 @@ class RateLimiter:
             sleep(found.wait_s)
         return found.wait_s
 
+    def acquire_priority(
+        self, account: str, rate: Rate, *, sleep: Callable[[float], None]
+    ) -> float:
+        """Reserve the account's next moment for one request, ahead of every campaign batch
+        that has not reserved yet, and sleep until it; returns seconds waited.
+
+        For a request of the account's own upkeep sent at once (an archive page, a status
+        call): campaign batches reserve at most ``worker.door.HORIZON_S`` ahead, so the wait is
+        bounded by that and one spacing, however saturated the account (issue 14).
+        """
+        found = self.reserve(account, rate, 1, horizon_s=None)
+        if found.wait_s > 0:
+            sleep(found.wait_s)
+        return found.wait_s
+
     def throttled(self, account: str, rate: Rate) -> float:
         """The gateway said "too many requests": lower the account's effective rate for
         every worker (once per congestion event); returns the new rate."""

@@ -9,7 +9,8 @@ empty, a worker died holding a retry's countdown) or its worker dies mid-send:
 - retry_wait, overdue by ``stale_after_s``: enqueued again;
 - claimed (never in flight) past ``stale_after_s``: back to pending;
 - in flight past ``stale_after_s``: resolved, its numbers ``unknown``, or ``sent`` where the
-  gateway's archive shows them (the gateway gets as long again to file them);
+  gateway's archive shows them (the gateway gets as long again to file them, counted from
+  when the archive could first be read; ``unknown`` numbers are looked for again later);
 - left unsent by a cancelled campaign: cancelled.
 
 Re-enqueueing is always safe: a duplicate ``send_batch`` loses the claim and does nothing.
@@ -34,17 +35,23 @@ from campaigns.models import (
     Recipient,
 )
 from campaigns.models import RecipientState as RS
-from providers import ArchiveEntry
-from providers.registry import get_adapter
-from worker import keys, store
+from worker import archives, keys, store
+from worker.archive_apply import (
+    UNKNOWN_RECHECK_S,
+    PageOutcome,
+    forget_found,
+    found_in_flight,
+)
 from worker.clock import as_utc
 from worker.context import WorkerContext
-from worker.reconcile import has_archive, read_archive, sent_numbers
-from worker.sending import rate_for
+from worker.reconcile import has_archive
 from worker.store import BatchRef
 
 REQUEUE_AFTER_TICKS = 3  # a pending batch idle this many ticks with an empty queue was lost
 
+# A batch in flight this long (or 20 stale limits) is settled even if the archive never
+# answered: its numbers become unknown, and the unknown re-check goes on looking.
+ARCHIVE_GIVE_UP_S = 600.0
 EMPTY_SINCE_KEEP_S = 3600  # an hour-long lull starts counting again (three more ticks)
 QueueDepth = Callable[[str], int | None]  # account -> ready messages in its queue (None: unknown)
 
@@ -205,76 +212,114 @@ class _Stale:
     sent_at: datetime
     account: str
     provider: str
-    text: str | None
+    archive_read_at: datetime | None
 
 
-def resolve_stale(ctx: WorkerContext, now: datetime) -> tuple[int, int]:
+def resolve_stale(ctx: WorkerContext, now: datetime) -> tuple[int, int, PageOutcome]:
     """In flight past ``stale_after_s``: its worker died (or lost the database) mid-send.
 
-    Returns how many batches were resolved and how many numbers the archive showed sent.
+    Without an archive the batch's numbers become ``unknown`` at once. With one, the tick's
+    archive walk (``worker.archives``) notes the numbers it finds; the batch is settled when
+    all are found, or once a whole walk that began ``stale_after_s`` after the archive could
+    first be read for it (``archive_read_at``) has not shown the rest: the gateway gets that
+    long to file what it accepted, counted from when smsq could look, not from the send.
+    Returns how many batches were resolved, how many numbers the archive showed sent, and
+    what the archive walks settled besides (unknown numbers found, fates).
     """
     stale_since = now - timedelta(seconds=ctx.timings.stale_after_s)
     with ctx.engine.begin() as conn:
         rows = conn.execute(
             select(
                 Batch.id, Batch.campaign_id, Batch.claim_token, Batch.sent_at,
-                Batch.account, Batch.provider, Batch.text,
+                Batch.account, Batch.provider, Batch.archive_read_at,
             )
             .join(Campaign, Campaign.id == Batch.campaign_id)
             .where(Batch.state == BatchState.IN_FLIGHT, Batch.sent_at < stale_since)
         ).all()  # fmt: skip
     stale = [
-        _Stale(r[0], r[1], r[2], as_utc(r[3]) if r[3] else stale_since, r[4], r[5], r[6])
+        _Stale(
+            r[0], r[1], r[2], as_utc(r[3]) if r[3] else stale_since, r[4], r[5],
+            as_utc(r[6]) if r[6] else None,
+        )
         for r in rows
-    ]
-    archives: dict[str, list[ArchiveEntry] | None] = {}  # one archive read per account and tick
+    ]  # fmt: skip
+    walks, outcome = archives.walk_accounts(ctx, now, [(b.account, b.sent_at) for b in stale])
     resolved = reconciled = 0
     for batch in stale:
-        account = ctx.accounts.get(batch.account)
-        reconcilable = account is not None and has_archive(batch.provider)
-        if account is not None and reconcilable and batch.account not in archives:
-            since = min(b.sent_at for b in stale if b.account == batch.account)
-            rate = rate_for(account, get_adapter(batch.provider))
-            archives[batch.account] = read_archive(ctx, account, rate, since)
-        sent = _resolve_one(ctx, batch, archives.get(batch.account), reconcilable, now)
+        walked = walks.get(batch.account)
+        reconcilable = walked is not None and has_archive(batch.provider)
+        sent = _resolve_one(ctx, batch, walked if reconcilable else None, now)
         if sent is not None:
             resolved, reconciled = resolved + 1, reconciled + sent
-    return resolved, reconciled
+    return resolved, reconciled, outcome
 
 
 def _resolve_one(
-    ctx: WorkerContext,
-    stale: _Stale,
-    archive: list[ArchiveEntry] | None,
-    reconcilable: bool,
-    now: datetime,
+    ctx: WorkerContext, stale: _Stale, walked: archives.Walked | None, now: datetime
 ) -> int | None:
     """Resolve one stale batch: the numbers found sent, or None when left for later.
 
-    ``archive`` is None when the gateway has none or it could not be read this time.
+    ``walked`` is None for a gateway without an archive (the batch is settled at once).
     """
     with ctx.engine.begin() as conn:
         numbers = conn.execute(
-            select(Recipient.id, Recipient.msisdn, Recipient.text).where(
+            select(Recipient.id).where(
                 Recipient.batch_id == stale.batch_id, Recipient.state == RS.PENDING
             )
-        ).all()
-    texts = {m: (t if t is not None else stale.text) for _i, m, t in numbers}
-    found = sent_numbers(archive or [], texts, stale.sent_at)
-    # A gateway with an archive gets as long again as the stale limit to file what it
-    # accepted before the missing numbers are given up as unknown.
-    settled = now - stale.sent_at > timedelta(seconds=2 * ctx.timings.stale_after_s)
-    if reconcilable and len(found) < len(numbers) and not settled:
-        return None  # look again next tick
-    sent_ids = [i for i, m, _t in numbers if m in found]
-    with ctx.engine.begin() as conn:
-        if not _finish_stale(conn, stale, sent_ids, len(numbers), now):
+        ).scalars().all()  # fmt: skip
+    sent_ids: list[int] = []
+    check_until = None
+    if walked is not None:
+        found = found_in_flight(ctx, stale.batch_id)
+        sent_ids = [i for i in numbers if i in found]
+        read_at = stale.archive_read_at or walked.began_for(stale.sent_at)
+        if read_at is not None and stale.archive_read_at is None:
+            _note_read_at(ctx, stale.batch_id, read_at)
+        if len(sent_ids) < len(numbers) and not _give_up(ctx, stale, read_at, walked, now):
+            return None  # look again next tick
+        check_until = now + timedelta(seconds=UNKNOWN_RECHECK_S)
+    with ctx.transaction() as conn:
+        if not _finish_stale(conn, stale, sent_ids, len(numbers), now, check_until):
             return None
+    forget_found(ctx, stale.batch_id)
     return len(sent_ids)
 
 
+def _give_up(
+    ctx: WorkerContext,
+    stale: _Stale,
+    read_at: datetime | None,
+    walked: archives.Walked,
+    now: datetime,
+) -> bool:
+    """True when the numbers not found may be settled ``unknown`` (and re-checked later)."""
+    stale_s = ctx.timings.stale_after_s
+    if now - stale.sent_at > timedelta(seconds=max(ARCHIVE_GIVE_UP_S, 20 * stale_s)):
+        return True  # the archive stayed unreadable that long: unknown, still re-checked
+    finished = walked.finished_began
+    return (
+        read_at is not None
+        and finished is not None
+        and finished >= read_at + timedelta(seconds=stale_s)
+    )
+
+
+def _note_read_at(ctx: WorkerContext, batch_id: int, read_at: datetime) -> None:
+    with ctx.transaction() as conn:
+        conn.execute(
+            update(Batch)
+            .where(Batch.id == batch_id, Batch.archive_read_at.is_(None))
+            .values(archive_read_at=read_at)
+        )
+
+
 def _finish_stale(
-    conn: Connection, stale: _Stale, sent_ids: list[int], total: int, now: datetime
+    conn: Connection,
+    stale: _Stale,
+    sent_ids: list[int],
+    total: int,
+    now: datetime,
+    check_until: datetime | None,
 ) -> bool:
     everything_found = total > 0 and len(sent_ids) == total
     same_claim = (
@@ -287,6 +332,7 @@ def _finish_stale(
             state=BatchState.DONE if everything_found else BatchState.UNKNOWN,
             finished_at=now, updated_at=now, error_kind="ambiguous",
             last_error="in flight when its worker stopped",
+            archive_check_until=None if everything_found else check_until,
         )
     )  # fmt: skip
     if taken.rowcount != 1:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Dialect, Engine, exists, insert, select, update
@@ -273,8 +273,26 @@ def write_results(
             _write_uniform_outcome(conn, head.id, same, now, attempts)
         else:
             _write_outcomes(conn, outcomes, now, attempts)
+        if any(o[0] == RecipientState.UNKNOWN for o in outcomes):
+            check_unknown_later(conn, head.id, head.provider, now)
     complete_if_done(conn, head.campaign_id, now)
     return True
+
+
+# How long the gateway's archive is searched for a batch's unknown numbers (worker.archives).
+UNKNOWN_RECHECK_S = 3600.0
+
+
+def check_unknown_later(conn: Connection, batch_id: int, provider: str, now: datetime) -> None:
+    """A batch left numbers unknown: where its gateway keeps an archive, have the tick look
+    for them there until ``UNKNOWN_RECHECK_S`` from now (found ones become sent)."""
+    try:
+        archived = get_adapter(provider).archive is not None
+    except KeyError:
+        return
+    if archived:
+        until = now + timedelta(seconds=UNKNOWN_RECHECK_S)
+        conn.execute(update(Batch).where(Batch.id == batch_id).values(archive_check_until=until))
 
 
 def _uniform(outcomes: Sequence[NumberOutcome]) -> NumberOutcome | None:
@@ -337,6 +355,8 @@ def end_batch(
             attempts=Recipient.attempts + head.attempts + 1,
         )
     )  # fmt: skip
+    if recipient_state == RecipientState.UNKNOWN:
+        check_unknown_later(conn, head.id, head.provider, now)
     complete_if_done(conn, head.campaign_id, now)
     return True
 

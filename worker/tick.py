@@ -4,7 +4,9 @@ The database holds every send time and every state, so the tick is what makes ti
 
 - release scheduled campaigns whose ``send_at`` has come (or park them, paused by window);
 - pause running campaigns outside their daily send window, resume window-paused ones inside;
-- recover batches that stopped moving (``worker.recovery``): lost messages, dead workers;
+- recover batches that stopped moving (``worker.recovery``): lost messages, dead workers,
+  settled through gateway archives where they exist (``worker.archives``);
+- learn sent numbers' fates: from archives, and from status calls (``worker.delivery``);
 - say so in a campaign's reason when no worker consumes its account's queue
   (``worker.consumers``);
 - complete campaigns with no open batch.
@@ -25,7 +27,7 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 
 from campaigns.callbacks.outbox import record_state
 from campaigns.models import Campaign, CampaignState, PauseKind
-from worker import consumers, dispatch, keys, recovery, store
+from worker import consumers, delivery, dispatch, keys, recovery, store
 from worker.context import WorkerContext
 from worker.recovery import QueueDepth
 from worker.store import BatchRef
@@ -51,6 +53,9 @@ class TickReport:
     unclaimed: int = 0
     resolved: int = 0
     reconciled_sent: int = 0
+    unknown_found_sent: int = 0  # unknown numbers the archive showed accepted: now sent
+    delivered: int = 0
+    undelivered: int = 0
     moved: int = 0  # numbers failed over from an account that failed for their campaign
     unconsumed: int = 0  # accounts whose queue has messages and no worker reading it
     cancelled: int = 0
@@ -100,9 +105,15 @@ def _tick_steps(ctx: WorkerContext, queue_depth: QueueDepth, report: TickReport)
     moved, refs = recovery.move_from_failed(ctx, now)
     report.moved += moved
     report.enqueue += refs
-    resolved, reconciled = recovery.resolve_stale(ctx, now)
+    resolved, reconciled, settled = recovery.resolve_stale(ctx, now)
     report.resolved += resolved
     report.reconciled_sent += reconciled
+    report.unknown_found_sent += settled.unknown_sent
+    report.delivered += settled.delivered
+    report.undelivered += settled.undelivered
+    fates = delivery.ask_statuses(ctx, now)
+    report.delivered += fates.delivered
+    report.undelivered += fates.undelivered
     report.unconsumed += consumers.flag_unconsumed(ctx, queue_depth)
     with ctx.engine.begin() as conn:
         report.completed += _complete_finished(conn, now)

@@ -122,6 +122,22 @@ class SandboxClient:
         rows = self._json("POST", "balances", json=balances)["accounts"]
         return {row["name"]: float(row["balance"]) for row in rows}
 
+    def set_fates(
+        self,
+        default: str | None = None,
+        *,
+        numbers: Mapping[str, str] | None = None,
+        ids: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Set what became of accepted messages (``pending``, ``delivered`` or
+        ``undelivered``), as the gateways' status calls report it, until the next reset:
+        the ``default``, and by number or message id; returns every setting."""
+        body: dict[str, Any] = {"numbers": dict(numbers or {}), "ids": dict(ids or {})}
+        if default is not None:
+            body["default"] = default
+        data: dict[str, Any] = self._json("POST", "fates", json=body)
+        return data
+
     def accounts(self) -> dict[str, Account]:
         """The demo accounts as smsq ``Account`` objects pointing at this sandbox."""
         return sandbox_accounts(self.url)

@@ -13,6 +13,10 @@ GET  /_sandbox/requests                    {"<account>": {"received": N, "accept
 GET  /_sandbox/accounts                    {"accounts": [{name, provider, sender, balance}]}
 POST /_sandbox/balances                    {"<account>": <balance>, ...} sets balances (until
                                            the next reset); 400 naming an unknown account
+GET  /_sandbox/fates                       {"default", "numbers", "ids"}: messages' fates
+POST /_sandbox/fates                       {"default"?: F, "numbers"?: {msisdn: F},
+                                           "ids"?: {message id: F}} merges them in (until the
+                                           next reset); F is pending, delivered or undelivered
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import os
 from pydantic import ValidationError
 
 from providers.sandbox.faults import FaultSettings
-from providers.sandbox.state import SandboxState
+from providers.sandbox.state import FATES, SandboxState
 from providers.sandbox.wire import Reply, Request, json_reply
 
 PREFIX = "/_sandbox/"
@@ -40,6 +44,8 @@ def handle(req: Request, state: SandboxState) -> Reply:
         ("GET", "accounts"): _accounts,
         ("GET", "requests"): _requests,
         ("POST", "balances"): _set_balances,
+        ("GET", "fates"): _fates,
+        ("POST", "fates"): _set_fates,
     }
     route = routes.get((req.method, name))
     if route is not None:
@@ -105,3 +111,25 @@ def _accounts(req: Request, state: SandboxState) -> Reply:
         for a in state.accounts.values()
     ]
     return json_reply({"accounts": rows})
+
+
+def _fates(req: Request, state: SandboxState) -> Reply:
+    return json_reply(state.fates.snapshot())
+
+
+def _set_fates(req: Request, state: SandboxState) -> Reply:
+    wanted = req.json()
+    if not isinstance(wanted, dict) or set(wanted) - {"default", "numbers", "ids"}:
+        return json_reply({"error": "expected {default?, numbers?, ids?}"}, 400)
+    default = wanted.get("default", state.fates.default)
+    maps = {name: wanted.get(name) or {} for name in ("numbers", "ids")}
+    if not all(isinstance(m, dict) for m in maps.values()):
+        return json_reply({"error": "numbers and ids must be objects of key -> fate"}, 400)
+    fates = [default, *maps["numbers"].values(), *maps["ids"].values()]
+    bad = [f for f in fates if f not in FATES]
+    if bad:
+        return json_reply({"error": f"fate {bad[0]!r} is not one of {', '.join(FATES)}"}, 400)
+    state.fates.default = default
+    state.fates.by_number.update({str(k): v for k, v in maps["numbers"].items()})
+    state.fates.by_id.update({str(k): v for k, v in maps["ids"].items()})
+    return json_reply(state.fates.snapshot())

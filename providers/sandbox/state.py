@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from providers._accounts import ProviderName
 from providers.sandbox.accounts import DEMO_ACCOUNTS, DemoAccount
@@ -33,6 +33,29 @@ class Outcome:
     message_ids: MessageIds = sequence_id
 
 
+FATES = ("pending", "delivered", "undelivered")
+
+
+@dataclass(slots=True)
+class Fates:
+    """What became of accepted messages, as the status calls report it: set by tests through
+    ``POST /_sandbox/fates``, by message id or by number, else ``default`` ("pending": the
+    gateway has no delivery report yet, as right after a send)."""
+
+    default: str = "pending"
+    by_number: dict[str, str] = field(default_factory=dict)
+    by_id: dict[str, str] = field(default_factory=dict)
+
+    def of(self, message: RecordedMessage) -> str:
+        """The fate of one recorded message."""
+        found = self.by_id.get(message.message_id) or self.by_number.get(message.msisdn)
+        return found or self.default
+
+    def snapshot(self) -> dict[str, object]:
+        """The settings as ``GET /_sandbox/fates`` shows them."""
+        return {"default": self.default, "numbers": self.by_number, "ids": self.by_id}
+
+
 class SandboxState:
     """Demo accounts and their balances, the record, and the live faults."""
 
@@ -47,6 +70,7 @@ class SandboxState:
         self.balances = {a.name: a.balance for a in accounts}
         # account -> {"received": n, "accepted": n, "<fault kind>": n}: send requests only
         self.requests: dict[str, Counter[str]] = {}
+        self.fates = Fates()
 
     def count(self, account: DemoAccount | None, what: str) -> None:
         """Count one send request of ``account`` (unknown credentials count under "")."""
@@ -84,3 +108,4 @@ class SandboxState:
         self.requests.clear()
         self.balances = {a.name: a.balance for a in self.accounts.values()}
         self.faults = Faults(self.initial_faults)
+        self.fates = Fates()

@@ -7,7 +7,8 @@ The gateway's adapter is ``ADAPTER``; the package holds it in three modules:
 - ``wire``: what both use: the endpoint, POST form or GET query, codes, reading answers.
 
 ``ADAPTER.balance`` reads the stock and ``ADAPTER.archive`` the archive, which the worker
-reads to settle batches lost in flight. SMSPresto has no per-message status call:
+reads to settle batches lost in flight and unknown numbers, and to learn sent messages'
+fates from ``HIS_STATUT`` (``archive_delivered``). SMSPresto has no per-message status call:
 ``ADAPTER.status`` is None.
 """
 
@@ -17,6 +18,7 @@ from providers._adapter import Adapter
 from providers._capabilities import ArchiveEntry, ArchiveQuery, BalanceQuery
 from providers.smspresto.data import (
     COUNTER_ACTIONS,
+    archive_delivered,
     archive_timezone,
     build_archive_request,
     build_balance_request,
@@ -43,6 +45,7 @@ __all__ = [
     "LIMITS",
     "SENDER_MAX_CHARS",
     "ArchiveEntry",
+    "archive_delivered",
     "archive_timezone",
     "build_archive_request",
     "build_balance_request",
@@ -64,6 +67,9 @@ ADAPTER = Adapter(
     account_limits=limits_for,
     balance=BalanceQuery(build_request=build_balance_request, parse=parse_balance),
     archive=ArchiveQuery(
-        build_request=build_archive_request, parse=parse_archive, timezone=archive_timezone
+        build_request=build_archive_request,
+        parse=parse_archive,
+        timezone=archive_timezone,
+        delivered=archive_delivered,
     ),
 )

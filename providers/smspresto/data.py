@@ -22,6 +22,12 @@ Choices where the manual is silent:
   manual does not define its values. Times carry the gateway's zone: UTC by default
   (Côte d'Ivoire keeps GMT all year), else ``options["timezone"]`` via ``archive_timezone``.
   An empty archive is ``[]``; PHP's object-keyed row arrays (``{"0": {...}}``) are read too.
+- Delivery: the manual lists the ``get-success`` and ``get-failed`` counters beside
+  ``get-send`` (5000 = 4950 + 50), so every message ends one or the other, and shows
+  ``HIS_STATUT`` "1" on messages the gateway passed on. ``archive_delivered`` reads "1" as
+  delivered and "2" as undelivered, anything else ("0", empty) as not known yet; an account
+  whose gateway uses other words sets ``options["delivered_statuses"]`` and
+  ``options["undelivered_statuses"]`` (comma lists).
   Any other body is a GatewayError, never an empty list: a reconciler must not take an
   unreadable answer for "not in the archive".
 """
@@ -118,6 +124,28 @@ def archive_timezone(account: Account) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"account {account.name!r}: unknown timezone {name!r}") from None
+
+
+DELIVERED_STATUSES = ("1",)
+UNDELIVERED_STATUSES = ("2",)
+
+
+def _statuses(account: Account, option: str, default: tuple[str, ...]) -> set[str]:
+    raw = account.options.get(option)
+    words = default if raw is None else tuple(raw.split(","))
+    return {word.strip().lower() for word in words if word.strip()}
+
+
+def archive_delivered(account: Account, status: str | None) -> bool | None:
+    """An archive ``HIS_STATUT`` as a fate: True delivered, False undelivered, None not yet."""
+    word = (status or "").strip().lower()
+    if not word:
+        return None
+    if word in _statuses(account, "delivered_statuses", DELIVERED_STATUSES):
+        return True
+    if word in _statuses(account, "undelivered_statuses", UNDELIVERED_STATUSES):
+        return False
+    return None
 
 
 def parse_archive(response: httpx.Response, *, tz: tzinfo = UTC) -> list[ArchiveEntry]:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, create_engine, inspect
 from campaigns.models import Base
 from campaigns.schema import current_revision, upgrade
 
-HEAD = "0008"  # the newest migration
+HEAD = "0009"  # the newest migration
 
 
 def _differences(url: str) -> list[object]:

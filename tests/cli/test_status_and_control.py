@@ -7,10 +7,15 @@ Every change is checked the way a user would see it: through ``smsq status --jso
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 
+from campaigns.db import get_engine
+from campaigns.models import Batch as BatchRow
+from campaigns.models import Recipient
 from providers import Batch
 from providers.registry import get_adapter
 from providers.sandbox.client import SandboxClient
@@ -64,6 +69,26 @@ def test_status_json_of_one_and_of_all(cli_env: CliEnv, smsq: Smsq) -> None:
     every = smsq("status", "--json").json()
     assert [c["id"] for c in every] == [first, second]
     assert smsq("status", str(second)).out.count("\n") > 2  # the table of one
+
+
+def test_status_says_how_many_unknown_numbers_are_still_being_checked(
+    cli_env: CliEnv, smsq: Smsq
+) -> None:
+    first = _submit(smsq, "lost", "9841000001", "9841000002", "9841000003")
+    later = datetime.now(UTC) + timedelta(hours=1)
+    with get_engine(cli_env.database_url).begin() as conn:  # as the tick leaves a dead worker's
+        conn.execute(update(BatchRow).values(state="unknown", archive_check_until=later))
+        conn.execute(update(Recipient).values(state="unknown"))
+    info = _status(smsq, first)
+    assert info["recipients"] == {"unknown": 3} and info["unknown_checking"] == 3
+    table = smsq("status", str(first))
+    header = next(line.split() for line in table.out.splitlines() if "checking" in line)
+    row = next(line.split() for line in table.out.splitlines() if line.split()[:1] == [str(first)])
+    assert row[header.index("checking")] == "3" and row[header.index("unkn")] == "3"
+    with get_engine(cli_env.database_url).begin() as conn:  # the check ran out
+        conn.execute(update(BatchRow).values(archive_check_until=datetime.now(UTC)))
+    assert _status(smsq, first)["unknown_checking"] == 0
+    assert "checking" not in smsq("status", str(first)).out
 
 
 def test_pause_resume_cancel_are_seen_by_status(

@@ -540,3 +540,19 @@ def test_parse_balance_errors(response: httpx.Response, kind: str, code: str | N
     with pytest.raises(GatewayError) as info:
         parse_balance(response)
     assert (info.value.kind.value, info.value.code) == (kind, code)
+
+
+def test_manual_status_sample_read_over_a_transport() -> None:
+    # The manual's /smsstatus sample, as the gateway would send it: SENT (the tick's
+    # delivered), with the word kept verbatim; Failed is FAILED (undelivered).
+    answers = iter([SAMPLE_STATUS, {**SAMPLE_STATUS, "STATUS": "Failed"}])
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/smsstatus" and request.url.params["smsid"] == "910-17"
+        return httpx.Response(200, json=next(answers))
+
+    assert ADAPTER.status is not None
+    with httpx.Client(transport=httpx.MockTransport(gateway)) as client:
+        first = ADAPTER.status.parse(client.send(ADAPTER.status.build_request(ACCOUNT, "910-17")))
+        again = ADAPTER.status.parse(client.send(ADAPTER.status.build_request(ACCOUNT, "910-17")))
+    assert (first, again) == ((ResultState.SENT, "SENT"), (ResultState.FAILED, "Failed"))

@@ -54,4 +54,5 @@ def test_capabilities_hold_the_modules_functions() -> None:
         build_request=smspresto.build_archive_request,
         parse=smspresto.parse_archive,
         timezone=smspresto.archive_timezone,
+        delivered=smspresto.archive_delivered,
     )

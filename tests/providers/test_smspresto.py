@@ -19,6 +19,7 @@ from providers.smspresto import (
     ERROR_CODES,
     SENDER_MAX_CHARS,
     ArchiveEntry,
+    archive_delivered,
     archive_timezone,
     build_archive_request,
     build_counter_request,
@@ -535,3 +536,43 @@ def test_archive_request_get_form_and_bad_pages() -> None:
     for offset, limit, start in ((-1, 10, 1), (0, 0, 1), (0, 10, 3)):
         with pytest.raises(ValueError, match="archive"):
             build_archive_request(ACCOUNT, date(2017, 4, start), date(2017, 4, 2), offset, limit)
+
+
+# --- delivery fates from the archive ----------------------------------------------------
+
+
+def test_manual_archive_sample_read_over_a_transport_gives_fates() -> None:
+    seen: list[httpx.Request] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, text=MANUAL_ARCHIVE, headers={"content-type": "text/html"})
+
+    assert ADAPTER.archive is not None
+    request = ADAPTER.archive.build_request(ACCOUNT, date(2017, 4, 1), date(2017, 4, 27), 0, 50)
+    with httpx.Client(transport=httpx.MockTransport(gateway)) as client:
+        entries = ADAPTER.archive.parse(client.send(request), tz=UTC)
+    assert form_of(seen[0])["action"] == "list-archive"
+    assert [(e.msisdn, e.status) for e in entries] == [("22508081488", "1"), ("22558371758", "1")]
+    assert [ADAPTER.archive.delivered(ACCOUNT, e.status) for e in entries] == [True, True]
+
+
+@pytest.mark.parametrize(
+    ("options", "status", "fate"),
+    [
+        ({}, "1", True),
+        ({}, "2", False),
+        ({}, "0", None),  # not known yet
+        ({}, "", None),
+        ({}, None, None),
+        ({}, "DELIVRD", None),  # a word the default reading does not know: stays sent
+        ({"delivered_statuses": "DELIVRD, 1"}, "delivrd", True),
+        ({"undelivered_statuses": "3,4"}, "4", False),
+        ({"undelivered_statuses": "3,4"}, "2", None),  # the option replaces the default
+    ],
+)
+def test_archive_statuses_as_fates(
+    options: dict[str, str], status: str | None, fate: bool | None
+) -> None:
+    account = ACCOUNT.model_copy(update={"options": options})
+    assert archive_delivered(account, status) is fate

@@ -74,6 +74,7 @@ def test_otp(http: httpx.Client, sandbox: SandboxClient) -> None:
 def test_status_of_a_recorded_message(http: httpx.Client, sandbox: SandboxClient) -> None:
     send(http)
     smsid = sandbox.messages()[0].message_id
+    sandbox.set_fates(ids={smsid: "delivered"})
     found = http.get("/smsstatus", params={**LOGIN, "smsid": smsid}).json()
     assert found == {
         "success": 1,
@@ -84,6 +85,22 @@ def test_status_of_a_recorded_message(http: httpx.Client, sandbox: SandboxClient
     missing = http.get("/smsstatus", params={**LOGIN, "smsid": "1-1"}).json()
     assert missing["success"] == 0 and missing["STATUS"] == "FAILED"
     assert http.get("/smsstatus", params={**LOGIN, "smsid": ""}).json()["response_code"] == 109
+
+
+def test_status_follows_the_fate_a_test_sets(http: httpx.Client, sandbox: SandboxClient) -> None:
+    send(http, to="8801711111111,8801711111112")
+    first, second = (m.message_id for m in sandbox.messages())
+
+    def status(smsid: str) -> str:
+        word: str = http.get("/smsstatus", params={**LOGIN, "smsid": smsid}).json()["STATUS"]
+        return word
+
+    assert (status(first), status(second)) == ("PENDING", "PENDING")  # no report yet
+    sandbox.set_fates(numbers={"8801711111112": "undelivered"})
+    sandbox.set_fates(ids={first: "delivered"})
+    assert (status(first), status(second)) == ("SENT", "FAILED")
+    bad = httpx.post(sandbox.url + "/_sandbox/fates", json={"default": "lost"})
+    assert bad.status_code == 400 and "lost" in bad.json()["error"]
 
 
 def test_balance_goes_down_then_runs_out(http: httpx.Client, sandbox: SandboxClient) -> None:

@@ -113,6 +113,16 @@ def test_counters(http: httpx.Client) -> None:
     assert get(http, action="no-such-action").status_code == 400
 
 
+def test_archive_statuses_follow_the_fates_a_test_sets(
+    http: httpx.Client, sandbox: SandboxClient
+) -> None:
+    to = [{"recipient": f"22507080815{i:02d}"} for i in range(3)]
+    assert post(http, message="test", to=to) == sent(3)
+    sandbox.set_fates(numbers={"2250708081500": "delivered", "2250708081501": "undelivered"})
+    rows = get(http, action="list-archive").json()
+    assert [r["HIS_STATUT"] for r in rows] == ["1", "2", "0"]
+
+
 def test_archive_rows_and_paging(http: httpx.Client) -> None:
     to = [{"recipient": f"22507080814{i:02d}"} for i in range(5)]
     assert post(http, message="test", to=to) == sent(5)
@@ -127,7 +137,8 @@ def test_archive_rows_and_paging(http: httpx.Client) -> None:
         "HIS_DATEHEURECREA", "HIS_DATEHEUREENVOI", "IDDATEHEURE", "CPT_REF", "IDSMSFILATTENTE",
         "HIS_EXPEDITEUR", "NOMCONTACT",
     }  # fmt: skip
-    assert (row["HIS_MESSAGE"], row["HIS_STATUT"], row["HIS_NOMBRESMS"]) == ("test", "1", "1")
+    # HIS_STATUT is the fate: "0" (pending) until a test sets one (the manual's "1").
+    assert (row["HIS_MESSAGE"], row["HIS_STATUT"], row["HIS_NOMBRESMS"]) == ("test", "0", "1")
     assert row["HIS_EXPEDITEUR"] == demo.PRESTO_SENDER
     datetime.strptime(row["HIS_DATEHEURECREA"], "%Y-%m-%d %H:%M:%S")
     yesterday = {"dateFrom": str(today - timedelta(days=2)), "dateTo": str(today - timedelta(1))}

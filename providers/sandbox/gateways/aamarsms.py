@@ -11,7 +11,9 @@ Choices where the manual (aamarsms.txt) is silent:
 - Cost: ``AAMAR_PRICE_PER_SEGMENT_BDT`` per segment of each sent number; the balance is BDT.
 - Message ids (never returned by ``/api``; see ``GET /_sandbox/messages``) look like the
   manual's ``910-17XXXXXXX``: the sequence number, a dash, the number without 880.
-  ``/smsstatus`` answers ``STATUS: SENT`` for an id of the same account, else success 0
+  ``/smsstatus`` answers for an id of the same account with the message's fate
+  (``POST /_sandbox/fates``): ``STATUS`` SENT when delivered, FAILED when undelivered and
+  PENDING (the sandbox's choice) before any report, the default; an unknown id is success 0
   with ``STATUS: FAILED`` and the message "SMS not found".
 - ``/otp`` takes exactly one number; a comma list is one invalid number.
 """
@@ -137,6 +139,11 @@ def _sent(numbers: list[str], sent: list[bool], drafts: list[Draft], otp: bool) 
     return json_reply({**head, "delivery_status": statuses})
 
 
+# A message's fate (POST /_sandbox/fates) as /smsstatus words: the manual's SENT and FAILED,
+# and PENDING (the sandbox's choice; the manual gives no word) before any report.
+STATUS_WORDS = {"pending": "PENDING", "delivered": "SENT", "undelivered": "FAILED"}
+
+
 async def sms_status(req: Request, gate: Gate) -> Outcome:
     """Handle ``/smsstatus?smsid=``: SENT for a message of this account."""
     query = req.query()
@@ -152,7 +159,7 @@ async def sms_status(req: Request, gate: Gate) -> Outcome:
         body = {"success": 0, "response_code": 100, "message": "SMS not found", "STATUS": "FAILED"}
     else:
         body = {"success": 1, "response_code": 100, "message": "SMS send successfully"}
-        body["STATUS"] = "SENT"
+        body["STATUS"] = STATUS_WORDS[gate.state.fates.of(found)]
     return Outcome(PROVIDER, account, json_reply(body))
 
 

@@ -18,7 +18,8 @@ Choices where the manual (smspresto.txt) is silent:
 - list-archive: the account's recorded messages in order, filtered by ``dateFrom`` and
   ``dateTo`` (YYYY-MM-DD, inclusive, UTC) when given, then rows ``from`` (offset, default
   0) up to ``to`` (exclusive end index, default ``from + 100``). A bad date or index is
-  HTTP 400.
+  HTTP 400. ``HIS_STATUT`` is the message's fate (``POST /_sandbox/fates``): "0" pending
+  (the default), "1" delivered (the manual's sample), "2" undelivered.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from providers.sandbox.accounts import DemoAccount
 from providers.sandbox.gate import Gate
 from providers.sandbox.gateways._common import comma_list, draft
 from providers.sandbox.record import Draft, RecordedMessage
-from providers.sandbox.state import Outcome
+from providers.sandbox.state import Fates, Outcome
 from providers.sandbox.wire import Reply, Request, json_reply, text_reply
 
 PROVIDER: ProviderName = "smspresto"
@@ -166,11 +167,12 @@ def _account_data(action: str, params: dict[str, Any], account: DemoAccount, gat
     if action in TOTALS:
         return json_reply({"TOTAL": "0"})
     if action == "list-archive":
-        return _archive(params, gate.state.record.by_account.get(account.name, []))
+        messages = gate.state.record.by_account.get(account.name, [])
+        return _archive(params, messages, gate.state.fates)
     return text_reply("Unknown action", 400)
 
 
-def _archive(params: dict[str, Any], messages: list[RecordedMessage]) -> Reply:
+def _archive(params: dict[str, Any], messages: list[RecordedMessage], fates: Fates) -> Reply:
     try:
         first = _day(params.get("dateFrom"))
         last = _day(params.get("dateTo"))
@@ -183,7 +185,7 @@ def _archive(params: dict[str, Any], messages: list[RecordedMessage]) -> Reply:
         for m in messages
         if (first is None or _utc_day(m) >= first) and (last is None or _utc_day(m) <= last)
     ]
-    return json_reply([_archive_row(m) for m in rows[max(start, 0) : max(end, 0)]])
+    return json_reply([_archive_row(m, fates) for m in rows[max(start, 0) : max(end, 0)]])
 
 
 def _day(value: object) -> date | None:
@@ -196,13 +198,16 @@ def _utc_day(message: RecordedMessage) -> date:
     return datetime.fromtimestamp(message.wall_time, UTC).date()
 
 
-def _archive_row(m: RecordedMessage) -> dict[str, str]:
+STATUT = {"pending": "0", "delivered": "1", "undelivered": "2"}
+
+
+def _archive_row(m: RecordedMessage, fates: Fates) -> dict[str, str]:
     stamp = datetime.fromtimestamp(m.wall_time, UTC).strftime("%Y-%m-%d %H:%M:%S")
     return {
         "IDHISTORIQUE": m.message_id,
         "HIS_DESTINATAIRE": "+" + m.msisdn,
         "HIS_MESSAGE": m.text,
-        "HIS_STATUT": "1",
+        "HIS_STATUT": STATUT[fates.of(m)],
         "HIS_NOMBRESMS": str(m.segments),
         "HIS_DATEHEURECREA": stamp,
         "HIS_DATEHEUREENVOI": stamp,
