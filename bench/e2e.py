@@ -2,7 +2,7 @@
 
 A real deployment on this machine per database (``smsq.local.local_stack``): a private
 redis-server, the sandbox (no added latency, demo accounts at 10,000 requests/s so the
-limiter never waits), one Celery worker with four processes plus beat, and SQLite (then
+limiter never waits), one Celery worker with four threads plus beat, and SQLite (then
 PostgreSQL when one answers on 127.0.0.1:5432). The clock runs from ``submit_campaign``
 (planning included) to the campaign's ``completed`` state, that is every number's outcome
 written; the send phase alone (hand-off to completion) is reported beside it.
