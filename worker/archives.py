@@ -15,6 +15,7 @@ what the walks have covered, so it can decide when a dead worker's batch is sett
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,12 +25,11 @@ from sqlalchemy import exists, func, select
 from campaigns.models import Batch, BatchState, Recipient
 from campaigns.models import RecipientState as RS
 from providers import Account, ArchiveEntry
-from providers.registry import MODULES, get_adapter
+from providers.registry import MODULES
 from worker.archive_apply import DELIVERY_WINDOW_S, PageOutcome, apply_page
 from worker.clock import as_utc
 from worker.context import WorkerContext
 from worker.reconcile import WalkState, has_archive, load_state, walk
-from worker.sending import rate_for
 
 RECOVERY_SHARE = 0.25  # of the account's requests/s, at most, while recovering numbers
 DELIVERY_SHARE = 0.05  # while only asking for fates
@@ -90,15 +90,14 @@ def walk_accounts(
         # Recovering numbers is urgent; fates are not: new sends start a walk at once, but
         # at the delivery pace, so a running campaign does not pay for its own fates.
         urgent = name in recovery
-        rate = rate_for(account, get_adapter(account.provider)).requests_per_s
-        share = RECOVERY_SHARE if urgent else min(DELIVERY_SHARE, DELIVERY_PAGES_MAX_PER_S / rate)
 
         def settle(rows: list[ArchiveEntry], at: datetime, account: Account = account) -> None:
             apply_page(ctx, account, rows, at, stale_before, outcome)
 
         report = walk(
-            ctx, account, since, share, settle,
+            ctx, account, since, RECOVERY_SHARE if urgent else DELIVERY_SHARE, settle,
             restart_after_s=0.0 if urgent or unseen else DELIVERY_WALK_EVERY_S,
+            max_pages_per_s=math.inf if urgent else DELIVERY_PAGES_MAX_PER_S,
         )  # fmt: skip
         walks[name] = Walked(report.state, ctx.timings.stale_after_s)
     return walks, outcome

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -99,13 +100,14 @@ def walk(
     on_page: PageHandler,
     *,
     restart_after_s: float = 0.0,
+    max_pages_per_s: float = math.inf,
 ) -> WalkReport:
     """Read the next pages of ``account``'s archive walk, calling ``on_page`` for each.
 
     ``since`` is the oldest send the caller looks for (the walk restarts when it needs an
-    earlier day than it covers); pages go at most at ``share`` of the account's rate, at
-    most ``MAX_PAGES_PER_TICK`` a tick; a new walk begins no sooner than
-    ``restart_after_s`` after the last finished.
+    earlier day than it covers); pages go at most at ``share`` of the account's rate and at
+    most ``max_pages_per_s``, at most ``MAX_PAGES_PER_TICK`` a tick; a new walk begins no
+    sooner than ``restart_after_s`` after the last finished.
     """
     archive = _archive_of(account.provider)
     state = load_state(ctx, account.name)
@@ -116,7 +118,7 @@ def walk(
     if state.started_at is not None and wanted_from < state.date_from:
         state = _restarted(state)
     rate = rate_for(account, get_adapter(account.provider))
-    spacing_s = 1.0 / (rate.requests_per_s * share)
+    spacing_s = 1.0 / min(rate.requests_per_s * share, max_pages_per_s)
     pages, began, readable = 0, None, True
     while pages < MAX_PAGES_PER_TICK:
         now_s = ctx.clock().timestamp()
