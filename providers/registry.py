@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 
 from providers._adapter import Adapter
+from providers._capabilities import ArchiveQuery
 
 # Provider name (as in account config) -> module or package holding its ADAPTER.
 MODULES: dict[str, str] = {
@@ -28,3 +29,12 @@ def get_adapter(provider: str) -> Adapter:
         raise KeyError(f"unknown provider {provider!r} (known: {known})") from None
     adapter: Adapter = importlib.import_module(module).ADAPTER
     return adapter
+
+
+def archive_of(provider: str) -> ArchiveQuery | None:
+    """The provider's archive capability; None for a provider without one, or one no longer
+    known (a campaign outlived its provider's adapter: its batches resolve as unknown)."""
+    try:
+        return get_adapter(provider).archive
+    except KeyError:
+        return None

@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 
 from providers import Account, ArchiveEntry, ArchiveQuery, GatewayError
-from providers.registry import get_adapter
+from providers.registry import archive_of, get_adapter
 from worker import keys
 from worker.context import WorkerContext
 from worker.ratelimit import Rate
@@ -55,7 +55,7 @@ PageHandler = Callable[[list[ArchiveEntry], datetime], None]  # (rows, when read
 
 def has_archive(provider: str) -> bool:
     """True when the provider's adapter can list sent messages."""
-    return _archive_of(provider) is not None
+    return archive_of(provider) is not None
 
 
 @dataclass
@@ -109,7 +109,7 @@ def walk(
     most ``max_pages_per_s``, at most ``MAX_PAGES_PER_TICK`` a tick; a new walk begins no
     sooner than ``restart_after_s`` after the last finished.
     """
-    archive = _archive_of(account.provider)
+    archive = archive_of(account.provider)
     state = load_state(ctx, account.name)
     if archive is None:
         return WalkReport(state, 0, None, False)
@@ -231,19 +231,10 @@ def sent_numbers(
 
 def delivered_of(account: Account) -> Callable[[str | None], bool | None]:
     """The account's reading of archive statuses as fates (see ``ArchiveQuery.delivered``)."""
-    archive = _archive_of(account.provider)
+    archive = archive_of(account.provider)
     if archive is None:
         return lambda _status: None
     return lambda status: archive.delivered(account, status)
-
-
-def _archive_of(provider: str) -> ArchiveQuery | None:
-    """The provider's archive capability; None for a provider without one, or one no longer
-    known (a campaign outlived its provider's adapter: its batches resolve as unknown)."""
-    try:
-        return get_adapter(provider).archive
-    except KeyError:
-        return None
 
 
 def _dt(epoch_s: float | None) -> datetime | None:

@@ -30,7 +30,7 @@ from campaigns.models import (
     Recipient,
     RecipientState,
 )
-from providers.registry import get_adapter
+from providers.registry import archive_of, get_adapter
 from worker.clock import as_utc
 
 # Batch states from which work can still happen; a campaign is complete when it has none.
@@ -286,11 +286,7 @@ UNKNOWN_RECHECK_S = 3600.0
 def check_unknown_later(conn: Connection, batch_id: int, provider: str, now: datetime) -> None:
     """A batch left numbers unknown: where its gateway keeps an archive, have the tick look
     for them there until ``UNKNOWN_RECHECK_S`` from now (found ones become sent)."""
-    try:
-        archived = get_adapter(provider).archive is not None
-    except KeyError:
-        return
-    if archived:
+    if archive_of(provider) is not None:
         until = now + timedelta(seconds=UNKNOWN_RECHECK_S)
         conn.execute(update(Batch).where(Batch.id == batch_id).values(archive_check_until=until))
 
