@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import httpx
 from sqlalchemy import Engine
@@ -30,6 +30,7 @@ from campaigns.callbacks.secrets import owner_secret
 from campaigns.callbacks.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from campaigns.models import CallbackState
 from campaigns.settings import Settings
+from worker.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def policy_of(settings: Settings) -> Policy:
 def tick(engine: Engine, clock: Clock | None = None) -> tuple[int, list[int]]:
     """The callbacks' periodic step: put finished batches' outcomes into the outbox (the
     sweep) and list the campaigns with an event due; (events written, campaigns)."""
-    now = (clock or (lambda: datetime.now(UTC)))()
+    now = (clock or utcnow)()
     written = outbox.sweep(engine, now)
     return written, delivery.ready_campaigns(engine, now)
 
@@ -66,7 +67,7 @@ def deliver_campaign(
     Stops at the first failure (the event ahead must go first) or after ``EVENTS_PER_RUN``.
     Returns at once when another delivery holds the campaign.
     """
-    now = clock or (lambda: datetime.now(UTC))
+    now = clock or utcnow
     token = delivery.take_lease(engine, campaign_id, now(), policy.lease_s)
     if token is None:
         return 0, 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Dialect, Engine, exists, insert, select, update
@@ -31,7 +31,7 @@ from campaigns.models import (
     RecipientState,
 )
 from providers.registry import archive_of, get_adapter
-from worker.clock import as_utc
+from worker.clock import as_utc, utcnow
 
 # Batch states from which work can still happen; a campaign is complete when it has none.
 OPEN_BATCH_STATES = (
@@ -409,7 +409,7 @@ def pause_campaign(conn: Connection, campaign_id: int, kind: PauseKind, reason: 
     )
     if result.rowcount != 1:
         return False
-    record_state(conn, campaign_id, CampaignState.PAUSED, datetime.now(UTC), reason)
+    record_state(conn, campaign_id, CampaignState.PAUSED, utcnow(), reason)
     return True
 
 
