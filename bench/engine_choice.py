@@ -37,6 +37,8 @@ PER_REQUEST = 100
 LATENCY_MS = 200.0
 ROUNDS = 2  # each engine runs this often, alternating; the figures are medians
 TEXT = "Your smsq engine benchmark message."
+# Both engines keep a connection per request in flight.
+POOL = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
 
 
 def _batches() -> list[Batch]:
@@ -50,8 +52,7 @@ def _batches() -> list[Batch]:
 def _threads(account: Account, batches: list[Batch]) -> float:
     """Seconds to send ``batches`` from a pool of threads sharing one client."""
     adapter = get_adapter(account.provider)
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-    with httpx.Client(limits=limits, timeout=30.0) as client:
+    with httpx.Client(limits=POOL, timeout=30.0) as client:
 
         def send(batch: Batch) -> int:
             response = client.send(adapter.build_request(account, batch))
@@ -70,9 +71,8 @@ def _asyncio(account: Account, batches: list[Batch]) -> float:
     adapter = get_adapter(account.provider)
 
     async def main() -> float:
-        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
         gate = asyncio.Semaphore(IN_FLIGHT)
-        async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+        async with httpx.AsyncClient(limits=POOL, timeout=30.0) as client:
 
             async def send(batch: Batch) -> int:
                 async with gate:
