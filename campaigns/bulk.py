@@ -54,6 +54,7 @@ CopyRow = tuple[
 PendingRow = tuple[int, str, int, str | None, str | None, int, str | None]
 
 _MSISDN = itemgetter(1)
+INLINE_ROWS = 1_000  # a plan smaller than this is written without the writer thread
 _QUEUED_CHUNKS = 2  # chunks waiting for the writer: bounds memory, keeps both threads busy
 _SQLITE_JSON_ARROWS = (3, 38, 0)  # the ->> operator
 _SQLITE_INSERT = (
@@ -298,9 +299,12 @@ _PG_NEXTVALS = text(
 class DbSink:
     """The planner's sink at submit: each chunk prepared here, written by a writer thread.
 
-    Use it as a context manager: leaving it waits for every chunk and re-raises a writer's
-    error, before the transaction ends. ``lock`` serializes every use of the connection:
-    whoever else queries it during planning (the suppression lookup) takes it too.
+    The thread starts once ``INLINE_ROWS`` rows are planned: a smaller plan (a single message,
+    a small campaign) is written whole in the planner's thread as it leaves, without a
+    thread's start and hand-overs while the transaction holds the write lock. Use it as a
+    context manager: leaving it waits for every chunk and re-raises a writer's error, before
+    the transaction ends. ``lock`` serializes every use of the connection: whoever else
+    queries it during planning (the suppression lookup) takes it too.
     """
 
     def __init__(self, conn: Connection, campaign_id: int) -> None:
@@ -311,12 +315,20 @@ class DbSink:
         self._queue: queue.Queue[PreparedChunk | None] = queue.Queue(maxsize=_QUEUED_CHUNKS)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="smsq-plan-writer", daemon=True)
+        self._held: tuple[list[Settled], list[ClosedBatch]] = ([], [])  # until the thread starts
+        self._held_rows = 0
+        self._started = False
 
     def __enter__(self) -> DbSink:
-        self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if not self._started:
+            if exc[0] is None and self._held_rows:
+                chunk = self._prepare(*self._held)  # takes the lock itself, for the ids
+                with self.lock:
+                    write_chunk(self._conn, self._campaign_id, chunk)
+            return
         self._queue.put(None)
         self._thread.join()
         if exc[0] is None and self._error is not None:
@@ -326,9 +338,21 @@ class DbSink:
         """Prepare one chunk and queue it (blocks while the writer is two chunks behind)."""
         if self._error is not None:
             raise self._error
+        if not self._started:
+            held_settled, held_closed = self._held
+            held_settled += settled
+            held_closed += closed
+            self._held_rows += len(settled) + sum(len(batch.items) for batch in closed)
+            if self._held_rows < INLINE_ROWS:
+                return
+            self._started = True
+            self._thread.start()
+            settled, closed, self._held = held_settled, held_closed, ([], [])
+        self._queue.put(self._prepare(settled, closed))
+
+    def _prepare(self, settled: list[Settled], closed: list[ClosedBatch]) -> PreparedChunk:
         ids = self._ids.take(len(closed))
-        dialect = self._conn.dialect.name
-        self._queue.put(prepare_chunk(dialect, self._campaign_id, settled, closed, ids))
+        return prepare_chunk(self._conn.dialect.name, self._campaign_id, settled, closed, ids)
 
     def _run(self) -> None:
         while (chunk := self._queue.get()) is not None:

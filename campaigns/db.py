@@ -14,6 +14,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from campaigns.writers import QueuedConnection, connection_args, queue_for
+
 # WAL lets readers (status, the API) proceed while a worker writes; the busy timeout makes a
 # writer wait for the lock instead of failing at once when several worker processes commit.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -41,8 +43,19 @@ def _begin_immediate(conn: Any) -> None:
     # begins no transaction: each of its statements reads a snapshot of its own, which in
     # WAL mode never waits for a writer (bench.api measured the API's reads queueing behind
     # the workers' commits: p99 0.6 s while a campaign ran), and it saves BEGIN and ROLLBACK.
-    if not conn.get_execution_options().get(READ_ONLY):
+    # Writers first queue for the lock on the machine (campaigns.writers says why).
+    if conn.get_execution_options().get(READ_ONLY):
+        return
+    dbapi = conn.connection.dbapi_connection
+    queued = dbapi if isinstance(dbapi, QueuedConnection) else None
+    if queued is not None:
+        queued.take_turn()
+    try:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        if queued is not None:
+            queued.give_turn()
+        raise
 
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
@@ -72,7 +85,9 @@ def make_engine(url: str, **pool: int) -> Engine:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise DatabaseUrlError(f"cannot create {folder}: {exc.strerror}") from None
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool)
+        connect = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        connect |= connection_args(queue_for(parsed.database))
+        engine = create_engine(url, connect_args=connect, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
         event.listen(engine, "connect", lambda c, _r: setattr(c, "isolation_level", None))

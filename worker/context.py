@@ -7,8 +7,6 @@ build a ``WorkerContext`` themselves with fakes (an ``httpx.MockTransport``, fak
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -73,11 +71,7 @@ class WorkerContext:
     sleep: Callable[[float], None] = time.sleep
     redis: redis.Redis | None = None  # tick lock and circuits; None: unlocked, no circuits
     monotonic: Callable[[], float] = time.monotonic  # the doors' clock
-    _queue_fd: int | None = field(default=None, init=False, repr=False)
     _circuits: Circuits | None = field(default=None, init=False, repr=False)
-    # One SQLite writer at a time within this process: its threads share the lock file's
-    # descriptor, and flock() does not exclude holders of the same open file.
-    _writer: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _doors: dict[str, Door] = field(default_factory=dict, init=False, repr=False)
     _doors_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -100,41 +94,10 @@ class WorkerContext:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A write transaction. On SQLite, taken in turn through a lock file first.
-
-        SQLite has one writer at a time, and a process that finds the database locked polls
-        (sleeping 1, 2, 5, 10 ms and more between tries), so the lock often sits free while
-        every waiter sleeps. Workers on one machine queue on an ``flock`` instead, which
-        wakes the next one the moment the previous commit is done. Other writers (the API,
-        the CLI) still wait in SQLite's own way; correctness never depends on this lock.
-        """
-        fd = self._queue()
-        if fd is None:
-            with self.engine.begin() as conn:
-                yield conn
-            return
-        with self._writer:
-            _flock(fd, exclusive=True)
-            try:
-                with self.engine.begin() as conn:
-                    yield conn
-            finally:
-                _flock(fd, exclusive=False)
-
-    def _queue(self) -> int | None:
-        if self._queue_fd is None and sys.platform != "win32":
-            url = self.engine.url
-            if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-                path = f"{url.database}.smsq-writers"
-                self._queue_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        return self._queue_fd
-
-
-def _flock(fd: int, *, exclusive: bool) -> None:
-    if sys.platform != "win32":  # Windows has no flock: SQLite's own busy wait serializes
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_UN)
+        """A write transaction (on SQLite queued with every other writer on the machine:
+        campaigns.writers)."""
+        with self.engine.begin() as conn:
+            yield conn
 
 
 def make_http_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
