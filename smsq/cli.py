@@ -596,11 +596,15 @@ def worker(
         str | None, typer.Option(help="serve only these accounts, in one process: a,b")
     ] = None,
     callbacks: Annotated[
-        bool, typer.Option(help="also run the process that delivers status callbacks")
+        bool,
+        typer.Option(
+            help="also run the `now` process: single messages ahead of campaigns, and the "
+            "status callbacks"
+        ),
     ] = True,
 ) -> None:
     """Run the workers: a process per configured account (its queues and the control queue),
-    and one delivering status callbacks."""
+    and one for single messages and status callbacks."""
     from providers import load_accounts
     from worker import supervisor
 
@@ -610,7 +614,9 @@ def worker(
         load_accounts(), together=together, concurrency=concurrency or (int(env) if env else None)
     )
     if callbacks:
-        groups.append(supervisor.callbacks_group())
+        configured = load_accounts()
+        served = {name for group in groups for name in group.accounts}
+        groups.append(supervisor.now_group({name: configured[name] for name in sorted(served)}))
     supervisor.main(groups)
 
 

@@ -72,6 +72,7 @@ def worker_argv(
     concurrency: int | None = None,
     control: bool = True,
     callbacks: bool = False,
+    campaigns: bool = True,
     hostname: str | None = None,
     loglevel: str = "INFO",
 ) -> list[str]:
@@ -81,13 +82,14 @@ def worker_argv(
     ``concurrency``: threads (default: ``threads_for`` the accounts). ``control``: also
     consume the control queue (dispatch and tick); at least one worker must. ``callbacks``:
     also consume the status callbacks' queue (``smsq worker`` gives it a process of its
-    own, ``callbacks_argv``). ``hostname``:
-    the worker's name in Flower, e.g. ``"nepal@%h"``. Each account has two queues, its
-    single messages' first, then its campaign batches'.
+    own, ``now_argv``). ``campaigns``: False consumes the accounts' single messages alone.
+    ``hostname``: the worker's name in Flower, e.g. ``"nepal@%h"``. Each account has two
+    queues, its single messages' first, then its campaign batches'.
     """
     configured = load_accounts() if accounts is None or concurrency is None else {}
     names = sorted(configured if accounts is None else accounts)
-    queues = [q for name in names for q in (keys.now_queue(name), keys.send_queue(name))]
+    lanes = (keys.now_queue, keys.send_queue) if campaigns else (keys.now_queue,)
+    queues = [lane(name) for name in names for lane in lanes]
     if control:
         queues.append(keys.CONTROL_QUEUE)
     if callbacks:
@@ -119,6 +121,30 @@ def callbacks_argv(
     return worker_argv(
         accounts=(), concurrency=concurrency, control=False, callbacks=True, hostname=hostname,
         loglevel=loglevel,
+    )  # fmt: skip
+
+
+def now_threads(accounts: Mapping[str, Account]) -> int:
+    """Threads of the process for what must not wait: enough for every account's whole rate
+    in single messages (``threads_for``), and the callbacks' own."""
+    if not accounts:
+        return CALLBACK_THREADS
+    return min(THREADS_MAX, threads_for(accounts) + CALLBACK_THREADS)
+
+
+def now_argv(
+    accounts: Iterable[str],
+    *,
+    concurrency: int,
+    hostname: str | None = None,
+    loglevel: str = "INFO",
+) -> list[str]:
+    """``celery worker`` for what must not wait behind a campaign: the single messages of
+    ``accounts`` (their ``smsq.now.<account>`` queues, which their own processes consume
+    too) and the status callbacks."""
+    return worker_argv(
+        accounts=accounts, concurrency=concurrency, control=False, callbacks=True,
+        campaigns=False, hostname=hostname, loglevel=loglevel,
     )  # fmt: skip
 
 

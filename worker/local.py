@@ -151,7 +151,7 @@ class LocalCluster:
         """Start the default ``smsq worker`` (a process per account, ``worker.supervisor``),
         as a user would; with ``wait``, until every one of its processes consumes."""
         argv = [sys.executable, "-m", "smsq", "worker"]
-        # Every account's processes, and the callbacks' one.
+        # Every account's processes, and the one for single messages and callbacks.
         processes = sum(g.processes for g in groups_for(self.config.accounts)) + 1
         self._spawn(name, argv, ready_marker=" ready.", times=processes)
         if wait:

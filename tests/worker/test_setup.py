@@ -14,7 +14,13 @@ from campaigns.settings import Settings
 from providers import Account
 from worker import keys, supervisor
 from worker.celery_app import make_app
-from worker.cli_support import beat_argv, processes_for, threads_for, worker_argv
+from worker.cli_support import (
+    CALLBACK_THREADS,
+    beat_argv,
+    processes_for,
+    threads_for,
+    worker_argv,
+)
 from worker.redis_server import RedisHandle, check_noeviction, ensure_redis
 from worker.windows import in_window
 
@@ -105,6 +111,24 @@ def test_the_supervisor_runs_a_process_per_account_or_one_for_a_group() -> None:
     )  # fmt: skip
     with pytest.raises(ValueError, match="unknown accounts: ghost"):
         supervisor.groups_for(accounts, together=["ghost"])
+
+
+def test_the_now_process_takes_single_messages_and_callbacks_but_no_campaign_batch() -> None:
+    accounts = {
+        name: Account(name=name, provider="aakashsms_v3", base_url="http://x", rate_per_s=rate)
+        for name, rate in (("nepal", 100), ("dhaka", 10))
+    }
+    group = supervisor.now_group(accounts)
+    argv = supervisor.argv_of(group)
+    queues = argv[argv.index("-Q") + 1].split(",")
+    assert queues == ["smsq.now.dhaka", "smsq.now.nepal", keys.CALLBACKS_QUEUE]
+    assert argv[argv.index("-n") + 1] == "now@%h"
+    # Threads for both accounts' whole rates of single messages, and the callbacks' own.
+    assert group.threads == threads_for(accounts) + CALLBACK_THREADS
+    assert int(argv[argv.index("-c") + 1]) == group.threads
+    # Serving no account (``smsq worker`` with none configured), it delivers callbacks.
+    bare = supervisor.argv_of(supervisor.now_group({}))
+    assert bare[bare.index("-Q") + 1] == keys.CALLBACKS_QUEUE
 
 
 @pytest.mark.parametrize(
