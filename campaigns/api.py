@@ -366,7 +366,26 @@ def _plan_and_store(
             )
             batch_id, account = conn.execute(batch).one()
             ready = (batch_id, account)
+    if tally.rows >= ANALYZE_AFTER_ROWS and engine.dialect.name == "postgresql":
+        _analyze(engine)
     return campaign_id, ready
+
+
+# A submit of this many rows refreshes PostgreSQL's statistics of the tables it filled.
+ANALYZE_AFTER_ROWS = 10_000
+
+
+def _analyze(engine: Engine) -> None:
+    """Refresh the planner's statistics after a bulk load, before the workers query it.
+
+    Autovacuum analyzes a table a minute or so after it grew, which is most of a campaign:
+    meanwhile PostgreSQL planned the workers' queries for the empty tables it last saw (on
+    a fresh database, 2 rows of batches, 1,890 recipients per campaign against 100,000),
+    and chose nested loops that read every recipient of a campaign per batch. ``ANALYZE``
+    reads a fixed sample (about 30,000 rows): 96 ms on 300,000 recipients.
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE recipients, batches")
 
 
 def _open_callbacks(conn: Connection, campaign_id: int, spec: CampaignSpec, running: bool) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, Select, and_, func, or_, select, text, update
 
 from campaigns.models import Batch, BatchState, Recipient
 from campaigns.models import RecipientState as RS
@@ -111,7 +111,7 @@ def _candidates(
     ctx: WorkerContext, account: str, numbers: list[str], now: datetime, stale_before: datetime
 ) -> list[_Row]:
     """This account's numbers among ``numbers`` that an archive row could settle."""
-    r, b = Recipient, Batch
+    b = Batch
     window = (
         or_(
             and_(b.state == BatchState.IN_FLIGHT, b.sent_at < stale_before),
@@ -126,7 +126,26 @@ def _candidates(
         ).scalars().all()  # fmt: skip
     if not campaigns:
         return []
-    query = (
+    query = candidates_query(account, campaigns, numbers, now, stale_before)
+    with ctx.engine.connect() as conn:
+        found = conn.execute(query).all()
+    return [
+        _Row(i, m, RS(s), t, batch, as_utc(at) if at else None, d)
+        for i, m, s, t, batch, at, d in found
+    ]
+
+
+def candidates_query(
+    account: str,
+    campaigns: Sequence[int],
+    numbers: Sequence[str],
+    now: datetime,
+    stale_before: datetime,
+) -> Select[int, str, RS, str, int, datetime | None, str | None]:
+    """The rows of ``account``'s ``campaigns`` among ``numbers`` that an archive row could
+    settle: in flight past ``stale_before``, unknown and still checked, or recently sent."""
+    r, b = Recipient, Batch
+    return (
         select(
             r.id, r.msisdn, r.state, func.coalesce(r.text, b.text), b.id, b.sent_at,
             r.delivery_status,
@@ -136,6 +155,11 @@ def _candidates(
             b.account == account,
             r.campaign_id.in_(campaigns),
             r.msisdn.in_(numbers),
+            # The partial unique index on (campaign_id, msisdn) holds only such rows (every
+            # number that can be sent): without its predicate here the database cannot use
+            # it, and PostgreSQL read all of the campaigns' rows for each page (4.3 s a
+            # query on 300,000 rows, against 6.7 ms with it).
+            text("recipients.unique_in_campaign"),
             or_(
                 and_(
                     b.state == BatchState.IN_FLIGHT, b.sent_at < stale_before,
@@ -149,12 +173,6 @@ def _candidates(
             ),
         )
     )  # fmt: skip
-    with ctx.engine.connect() as conn:
-        found = conn.execute(query).all()
-    return [
-        _Row(i, m, RS(s), t, batch, as_utc(at) if at else None, d)
-        for i, m, s, t, batch, at, d in found
-    ]
 
 
 def _best(entries: list[ArchiveEntry], row: _Row) -> ArchiveEntry | None:

@@ -6,6 +6,7 @@ or Server header) serves well over 2,000 small requests per second on one core.
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 from collections.abc import Callable, Mapping
@@ -15,10 +16,40 @@ import uvicorn
 
 from providers.sandbox.app import SandboxApp
 from providers.sandbox.faults import FaultSettings
+from providers.sandbox.wire import Receive, Scope, Send
 
 # uvicorn reports a deliberately unfinished response (drop_connection_after_accept) as an
 # error; it is the fault working, not a bug, so it is not logged.
 _UNFINISHED = "ASGI callable returned without completing response."
+
+
+# Requests between two freezes of the survivors (see _Unpaused).
+FREEZE_EVERY_REQUESTS = 1_000
+
+
+class _Unpaused:
+    """The sandbox's app, with its event loop kept from stopping for a full collection.
+
+    The sandbox is the gateway's clock: it stamps each request's arrival when its loop gets
+    to it. Its record grows with every message accepted, and CPython's full collections
+    walk all of it: measured in bench.gateway, 18 ms at 50,000 messages and 121 ms at
+    350,000, during which requests queued and were stamped as arriving together (9 within
+    0.1 ms, windows of 104 at a limit of 100 that the workers had not sent). Every
+    ``FREEZE_EVERY_REQUESTS`` requests the young garbage is collected and what survived is
+    frozen (``gc.freeze``: never walked again, still freed when no longer referenced), so a
+    full collection walks only what the last thousand requests left.
+    """
+
+    def __init__(self, app: SandboxApp) -> None:
+        self.app = app
+        self.requests = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+        self.requests += 1
+        if self.requests % FREEZE_EVERY_REQUESTS == 0:
+            gc.collect(1)
+            gc.freeze()
 
 
 class _DropFaultFilter(logging.Filter):
@@ -60,7 +91,7 @@ def serve(
     app = SandboxApp(FaultSettings.coerce(faults))
     sock = bind(host, port)
     config = uvicorn.Config(
-        app,
+        _Unpaused(app),
         loop="auto",  # uvloop when installed
         http="auto",  # httptools when installed
         lifespan="off",
