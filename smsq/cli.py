@@ -610,11 +610,11 @@ def worker(
 
     env = os.environ.get("SMSQ_WORKER_CONCURRENCY")
     together = [a.strip() for a in accounts.split(",") if a.strip()] if accounts else None
+    configured = load_accounts()
     groups = supervisor.groups_for(
-        load_accounts(), together=together, concurrency=concurrency or (int(env) if env else None)
+        configured, together=together, concurrency=concurrency or (int(env) if env else None)
     )
     if callbacks:
-        configured = load_accounts()
         served = {name for group in groups for name in group.accounts}
         groups.append(supervisor.now_group({name: configured[name] for name in sorted(served)}))
     supervisor.main(groups)
