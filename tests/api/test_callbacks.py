@@ -3,13 +3,10 @@ API key's default inherited by the campaigns submitted with it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from campaigns.api_keys import create_key
 from campaigns.callbacks.secrets import api_key_owner, owner_secret
-from campaigns.settings import get_settings
 
 from .conftest import TestClient
 
@@ -17,12 +14,7 @@ NEPAL = "aakashsms_v3"
 HOOK = "https://hooks.example.com/smsq"  # stored only: nothing is delivered in these tests
 
 
-@pytest.fixture(autouse=True)
-def master_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("SMSQ_CALLBACK_MASTER_KEY", "api-test-master-key-0123456789")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+pytestmark = pytest.mark.usefixtures("callback_master_key")
 
 
 def test_a_campaign_with_its_own_url_gets_its_secret_in_the_submit_answer_only(

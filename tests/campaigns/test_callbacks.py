@@ -8,7 +8,7 @@ tests with real workers are in tests/worker/test_callbacks_e2e.py.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,12 +45,7 @@ from worker.callbacks import deliver_campaign
 URL = "http://127.0.0.1:9/hooks"  # never reached: every POST goes to a MockTransport
 
 
-@pytest.fixture(autouse=True)
-def master_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("SMSQ_CALLBACK_MASTER_KEY", "test-master-key-0123456789")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+pytestmark = pytest.mark.usefixtures("callback_master_key")
 
 
 # --- signing -------------------------------------------------------------------------------
