@@ -7,8 +7,13 @@ on a semaphore, instead of polling Redis together) and a moment reserved from th
 limiter. The task claims its batch and builds the request shortly before the moment, then
 calls ``Turn.at_door()``, which sleeps until the moment and, when the request is more than
 ``DOOR_TOLERANCE_S`` late, reserves a new one: what the limiter's spacing guarantees holds
-for what actually leaves. A single message (priority) takes no permit and reserves the next
-moment whatever the horizon, so it goes out ahead of the batches still waiting here.
+for what actually leaves. The limiter's answer says how long after *its* clock's now the
+moment is, and that now lies somewhere within the round trip: the door sleeps until the
+moment read from the trip's end (never early) and measures lateness from its start (never
+under-counted), so a reply held up on the way back (a collection of this process's
+garbage, a busy Redis) cannot make a late request look punctual. A single message
+(priority) takes no permit and reserves the next moment whatever the horizon, so it goes
+out ahead of the batches still waiting here.
 
 While a task waits it ``touch``es its batch every ``touch_every_s`` (the lost-batch sweep
 then knows the batch's message is held, not lost); past ``hold_s`` it gives up its turn
@@ -50,9 +55,11 @@ class Turn:
     """A reserved moment (and, for a campaign batch, this process's permit) until the request
     is out; use it as a context manager so the permit is returned whatever happens."""
 
-    def __init__(self, door: Door, moment_s: float, *, priority: bool) -> None:
+    def __init__(self, door: Door, moment: tuple[float, float], *, priority: bool) -> None:
         self._door = door
-        self.moment_s = moment_s  # on the door's monotonic clock
+        # On the door's monotonic clock: when to send, and the last instant the request may
+        # leave (the moment at its earliest reading, plus the tolerance).
+        self.moment_s, self.deadline_s = moment
         self.priority = priority
 
     def sleep_until_claim(self) -> None:
@@ -63,13 +70,13 @@ class Turn:
         """Sleep until the moment; a request later than the tolerance reserves a new one."""
         door = self._door
         door.sleep_until(self.moment_s)
-        while door.monotonic() > self.moment_s + DOOR_TOLERANCE_S:
-            self.moment_s = door.next_moment(messages, priority=self.priority)
+        while door.monotonic() > self.deadline_s:
+            self.moment_s, self.deadline_s = door.next_moment(messages, priority=self.priority)
             door.sleep_until(self.moment_s)
 
     def again(self, messages: int) -> None:
         """A new moment for the next request of the same turn (a quick retry), then wait."""
-        self.moment_s = self._door.next_moment(messages, priority=self.priority)
+        self.moment_s, self.deadline_s = self._door.next_moment(messages, priority=self.priority)
         self.at_door(messages)
 
     def __enter__(self) -> Turn:
@@ -119,11 +126,12 @@ class Door:
                 if waited_s > hold_s:
                     return Deferred(touch_every_s)
         while True:
+            asked_s = self.monotonic()
             found = self.limiter.reserve(
                 self.account, self.rate, messages, horizon_s=None if priority else HORIZON_S
             )
             if isinstance(found, Slot):
-                return Turn(self, self.monotonic() + found.wait_s, priority=priority)
+                return Turn(self, self._moment(asked_s, found), priority=priority)
             if waited_s + found.wait_s > hold_s:
                 if not priority:
                     self.permits.release()
@@ -133,16 +141,21 @@ class Door:
             waited_s += nap_s
             touch()
 
-    def next_moment(self, messages: int, *, priority: bool) -> float:
+    def next_moment(self, messages: int, *, priority: bool) -> tuple[float, float]:
         """Reserve the next moment at once for a request already holding a turn (a retry, or
-        one that reached the door late): it keeps its permit and waits for the horizon."""
+        one that reached the door late): it keeps its permit and waits for the horizon.
+        Returns the moment and the deadline, as a ``Turn`` holds them."""
         while True:
+            asked_s = self.monotonic()
             found = self.limiter.reserve(
                 self.account, self.rate, messages, horizon_s=None if priority else HORIZON_S
             )
             if isinstance(found, Slot):
-                return self.monotonic() + found.wait_s
+                return self._moment(asked_s, found)
             self._nap(found)
+
+    def _moment(self, asked_s: float, slot: Slot) -> tuple[float, float]:
+        return self.monotonic() + slot.wait_s, asked_s + slot.wait_s + DOOR_TOLERANCE_S
 
     def sleep_until(self, moment_s: float) -> None:
         """Sleep until ``moment_s`` on this door's monotonic clock (no-op when past)."""

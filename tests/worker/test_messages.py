@@ -14,7 +14,7 @@ from campaigns.messages import MessageNotFound
 from campaigns.routes import Route
 from worker import dispatch, keys, sending
 from worker.door import HORIZON_S, Deferred, Door, Turn, permits_for
-from worker.ratelimit import Rate, RateLimiter, spacing_s
+from worker.ratelimit import DOOR_TOLERANCE_S, Rate, RateLimiter, spacing_s
 from worker.sending import Outcome
 
 from .conftest import Harness
@@ -150,6 +150,30 @@ def test_a_late_request_reserves_a_new_moment_at_the_door() -> None:
     clock.sleep(0.2)  # the claim took far longer than the tolerance
     turn.at_door(1)
     assert turn.moment_s > first + 0.1 and clock.now_s == pytest.approx(turn.moment_s)
+    turn.__exit__(None, None, None)
+
+
+def test_a_reply_held_up_on_its_way_back_does_not_make_a_late_request_punctual() -> None:
+    door, clock = _door(rate_per_s=10)
+    reserve = door.limiter.reserve
+
+    def slow_reply(*args: object, **kwargs: object) -> object:
+        found = reserve(*args, **kwargs)  # type: ignore[arg-type]
+        if not replies:
+            clock.sleep(0.08)  # a full collection between Redis's answer and this thread
+        replies.append(clock.now_s)
+        return found
+
+    replies: list[float] = []
+    door.limiter.reserve = slow_reply  # type: ignore[method-assign]
+    asked_s = clock.now_s
+    turn = _turn(door, priority=False)
+    assert isinstance(turn, Turn)
+    # Redis reserved the moment at its own now, 80 ms before this process read the answer.
+    assert turn.deadline_s == pytest.approx(asked_s + DOOR_TOLERANCE_S)
+    turn.at_door(1)
+    assert len(replies) == 2  # past the deadline at the door: a new moment was reserved
+    assert clock.now_s <= turn.deadline_s
     turn.__exit__(None, None, None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import sys
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 import redis
+from celery.signals import worker_ready
 
 from campaigns.settings import Settings
 from providers import Account
@@ -61,6 +63,21 @@ def test_the_app_is_configured_not_to_lose_or_repeat_work() -> None:
     assert conf.task_default_queue == keys.CONTROL_QUEUE
     tick = conf.beat_schedule["smsq.tick"]
     assert tick["schedule"] == 1.5 and tick["options"]["queue"] == keys.CONTROL_QUEUE
+
+
+def test_a_ready_worker_freezes_what_it_holds_so_collections_skip_it() -> None:
+    gc.unfreeze()
+    held: dict[str, list[int]] = {"tracked": []}
+
+    def walked() -> bool:
+        return any(o is held for o in gc.get_objects())
+
+    try:
+        assert walked()
+        worker_ready.send(sender=None)  # as Celery does once the consumer is up
+        assert gc.get_freeze_count() > 0 and not walked()  # no collection walks it now
+    finally:
+        gc.unfreeze()
 
 
 def test_worker_and_beat_command_lines() -> None:
