@@ -6,14 +6,14 @@ A batch's task asks its account's ``Door`` for a ``Turn``: a permit of this proc
 on a semaphore, instead of polling Redis together) and a moment reserved from the shared
 limiter. The task claims its batch and builds the request shortly before the moment, then
 calls ``Turn.at_door()``, which sleeps until the moment and, when the request is more than
-``DOOR_TOLERANCE_S`` late, reserves a new one: what the limiter's spacing guarantees holds
-for what actually leaves. The limiter's answer says how long after *its* clock's now the
-moment is, and that now lies somewhere within the round trip: the door sleeps until the
-moment read from the trip's end (never early) and measures lateness from its start (never
-under-counted), so a reply held up on the way back (a collection of this process's
-garbage, a busy Redis) cannot make a late request look punctual. A single message
-(priority) takes no permit and reserves the next moment whatever the horizon, so it goes
-out ahead of the batches still waiting here.
+``DOOR_TOLERANCE_S`` late (less ``SEND_ALLOWANCE_S`` for the way to the gateway), reserves a
+new one: what the limiter's spacing guarantees holds for what actually leaves. The
+limiter's answer says how long after *its* clock's now the moment is, and that now lies
+somewhere within the round trip: the door sleeps until the moment read from the trip's
+end (never early) and measures lateness from its start (never under-counted), so a reply
+held up on the way back (a collection of this process's garbage, a busy Redis) cannot make
+a late request look punctual. A single message (priority) takes no permit and reserves the
+next moment whatever the horizon, so it goes out ahead of the batches still waiting here.
 
 While a task waits it ``touch``es its batch every ``touch_every_s`` (the lost-batch sweep
 then knows the batch's message is held, not lost); past ``hold_s`` it gives up its turn
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
-from worker.ratelimit import DOOR_TOLERANCE_S, NotYet, Rate, RateLimiter, Slot
+from worker.ratelimit import DOOR_TOLERANCE_S, SEND_ALLOWANCE_S, NotYet, Rate, RateLimiter, Slot
 
 # Campaign batches reserve at most this far ahead: a single message waits behind no more
 # than this, whatever the campaign (single_message_p95_ms_under_blast in bench.gateway).
@@ -155,7 +155,8 @@ class Door:
             self._nap(found)
 
     def _moment(self, asked_s: float, slot: Slot) -> tuple[float, float]:
-        return self.monotonic() + slot.wait_s, asked_s + slot.wait_s + DOOR_TOLERANCE_S
+        deadline_s = asked_s + slot.wait_s + DOOR_TOLERANCE_S - SEND_ALLOWANCE_S
+        return self.monotonic() + slot.wait_s, deadline_s
 
     def sleep_until(self, moment_s: float) -> None:
         """Sleep until ``moment_s`` on this door's monotonic clock (no-op when past)."""
