@@ -2,7 +2,8 @@
 
 Recipients never go through the ORM row by row. SQLite gets one ``INSERT ... SELECT FROM
 json_each(?)`` per chunk (``executemany`` of a prepared INSERT before SQLite 3.38);
-PostgreSQL (psycopg 3) gets ``COPY ... FROM STDIN``. All of it runs on the caller's
+PostgreSQL (psycopg 3) gets ``COPY ... FROM STDIN``, the common batches (one text, no
+parameters) as one text in COPY's format and the rest row by row. All of it runs on the caller's
 connection, inside its one transaction: a failure anywhere leaves nothing behind.
 
 At submit, ``DbSink`` splits the work over two threads: the planner's thread turns each
@@ -97,6 +98,10 @@ _SQLITE_JSON_SETTLED = (
     f"value->>2 NOT IN {_REPEATABLE!r} FROM json_each(?)"
 )
 _COPY = f"COPY recipients ({', '.join(RECIPIENT_COLUMNS)}) FROM STDIN"
+_COPY_PACKED = (
+    "COPY recipients (msisdn, row_no, campaign_id, batch_id, state, segments, credits, "
+    "attempts, unique_in_campaign) FROM STDIN"
+)
 
 
 def batch_rows(
@@ -152,6 +157,7 @@ class PreparedChunk:
     pending_json: str | None = None
     packed_json: str | None = None  # pending rows as "msisdn,row,batch+segments" strings
     rows: list[CopyRow] | None = None
+    copy_text: bytes | None = None  # PostgreSQL: plain pending rows in COPY's text format
 
 
 def prepare_chunk(
@@ -169,9 +175,21 @@ def prepare_chunk(
     settled.sort(key=_MSISDN)
     if dialect == "sqlite" and sqlite3.sqlite_version_info >= _SQLITE_JSON_ARROWS:
         return _prepare_sqlite(settled, closed, ids)
+    if dialect == "postgresql":
+        return _prepare_postgres(campaign_id, settled, closed, ids)
+    prepared = PreparedChunk(batch_rows(campaign_id, closed, ids))
+    prepared.rows = plain_rows(campaign_id, settled, closed, ids)
+    return prepared
+
+
+def plain_rows(
+    campaign_id: int, settled: list[Settled], closed: Sequence[ClosedBatch], ids: Sequence[int]
+) -> list[CopyRow]:
+    """Every recipient row of a chunk as a full tuple, settled rows first, each part in
+    number order: what every other form of a chunk stores (executemany takes it as it is)."""
+    settled = sorted(settled, key=_MSISDN)
     pending = pending_rows(closed, ids)
     pending.sort(key=_MSISDN)
-    prepared = PreparedChunk(batch_rows(campaign_id, closed, ids))
     rows: list[CopyRow] = [
         (campaign_id, k, m, None, st, reason, None, None, segs, None, 0, st not in _REPEATABLE,
          None)
@@ -181,7 +199,32 @@ def prepare_chunk(
         (campaign_id, k, m, b, RecipientState.PENDING, None, t, p, s, float(s), 0, True, f)
         for k, m, b, t, p, s, f in pending
     )
-    prepared.rows = rows
+    return rows
+
+
+def _prepare_postgres(
+    campaign_id: int, settled: list[Settled], closed: Sequence[ClosedBatch], ids: Sequence[int]
+) -> PreparedChunk:
+    """The common batches as one text in COPY's format, the others as rows for ``write_row``.
+
+    The text is made here, in the planner's thread: a ``write_row`` call per number took the
+    GIL back from the planner once per row in the writer thread.
+    """
+    prepared = PreparedChunk(batch_rows(campaign_id, closed, ids))
+    lines: list[str] = []
+    others: list[tuple[ClosedBatch, int]] = []
+    for batch, batch_id in zip(closed, ids, strict=True):
+        if not _packable(batch, batch_id):
+            others.append((batch, batch_id))
+            continue
+        segs = batch.items[0][4]
+        pending = RecipientState.PENDING.value
+        suffix = f"\t{campaign_id}\t{batch_id}\t{pending}\t{segs}\t{segs}\t0\tt\n"
+        lines.extend([f"{m}\t{k}{suffix}" for k, m, _t, _p, _s, _f in batch.items])
+    if lines:
+        lines.sort()  # by msisdn: a tab sorts before every digit
+        prepared.copy_text = "".join(lines).encode()
+    prepared.rows = plain_rows(campaign_id, settled, [b for b, _ in others], [i for _, i in others])
     return prepared
 
 
@@ -205,6 +248,9 @@ def write_chunk(conn: Connection, campaign_id: int, chunk: PreparedChunk) -> Non
             with cursor.copy(_COPY) as copy:
                 for row in chunk.rows:
                     copy.write_row(row)
+        if chunk.copy_text:
+            with cursor.copy(_COPY_PACKED) as copy:
+                copy.write(chunk.copy_text)
     finally:
         cursor.close()
 
@@ -231,12 +277,7 @@ def _prepare_sqlite(
     others: list[tuple[ClosedBatch, int]] = []
     for batch, batch_id in zip(closed, ids, strict=True):
         segs = batch.items[0][4]  # one text per batch: one segment count
-        if (
-            batch.text is not None
-            and segs < _PACKED_SEGMENTS
-            and batch_id < _PACKED_BATCH_IDS
-            and all(p is None and f is None for _k, _m, _t, p, _s, f in batch.items)
-        ):
+        if _packable(batch, batch_id):
             # A sendable msisdn is digits only, so the first comma ends it.
             suffix = f",{batch_id:012d}{segs:03d}"
             packed.extend([f"{m},{k}{suffix}" for k, m, _t, _p, _s, _f in batch.items])
@@ -250,6 +291,17 @@ def _prepare_sqlite(
         pending.sort(key=_MSISDN)
         prepared.pending_json = json.dumps(pending)
     return prepared
+
+
+def _packable(batch: ClosedBatch, batch_id: int) -> bool:
+    """A batch of the common case: one text and one segment count, no template parameters or
+    placeholder values (its rows are digits and numbers only: nothing to quote or escape)."""
+    return (
+        batch.text is not None
+        and batch.items[0][4] < _PACKED_SEGMENTS
+        and batch_id < _PACKED_BATCH_IDS
+        and all(p is None and f is None for _k, _m, _t, p, _s, f in batch.items)
+    )
 
 
 class BatchIds:

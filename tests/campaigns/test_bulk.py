@@ -1,4 +1,5 @@
-"""The bulk writer's SQLite statements store exactly the rows the plain-row path describes."""
+"""The bulk writer's SQLite statements and PostgreSQL COPY texts store exactly the rows the
+plain-row path describes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import pytest
 from sqlalchemy import insert, select
 
 from campaigns.batching import ClosedBatch, Item
-from campaigns.bulk import RECIPIENT_COLUMNS, prepare_chunk, write_chunk
+from campaigns.bulk import (
+    RECIPIENT_COLUMNS,
+    PreparedChunk,
+    batch_rows,
+    plain_rows,
+    prepare_chunk,
+    write_chunk,
+)
 from campaigns.db import get_engine
 from campaigns.models import RecipientState
 from campaigns.planning import Settled
@@ -68,11 +76,9 @@ def _stored(url: str) -> list[tuple[object, ...]]:
         return sorted(tuple(row) for row in conn.execute(select(*columns)))
 
 
-def _write(url: str, ids: list[int], dialect_for_prepare: str) -> list[tuple[object, ...]]:
-    """Prepare the chunk as ``dialect_for_prepare`` would, write it to SQLite, read it back."""
+def _write(url: str, ids: list[int], prepared: PreparedChunk) -> list[tuple[object, ...]]:
+    """Write a prepared chunk to the database at ``url``, read the recipients back."""
     upgrade(url)
-    settled, closed = _chunk()
-    prepared = prepare_chunk(dialect_for_prepare, CAMPAIGN_ID, settled, closed, ids)
     with get_engine(url).begin() as conn:
         conn.execute(
             insert(CAMPAIGNS).values(
@@ -98,14 +104,13 @@ def _write(url: str, ids: list[int], dialect_for_prepare: str) -> list[tuple[obj
 def test_sqlite_statements_store_the_same_rows_as_plain_rows(
     tmp_path: Path, ids: list[int], packed: bool
 ) -> None:
-    settled, closed = _chunk()
-    expected = prepare_chunk("postgresql", CAMPAIGN_ID, settled, closed, ids).rows
-    assert expected is not None and len(expected) == 11
+    expected = plain_rows(CAMPAIGN_ID, *_chunk(), ids)
+    assert len(expected) == 11
     prepared = prepare_chunk("sqlite", CAMPAIGN_ID, *_chunk(), ids)
     assert (prepared.packed_json is not None) is packed
     assert prepared.pending_json is not None  # the per-recipient and template batches
 
-    stored = _write(f"sqlite:///{tmp_path / 'bulk.db'}", ids, "sqlite")
+    stored = _write(f"sqlite:///{tmp_path / 'bulk.db'}", ids, prepared)
 
     assert stored == sorted(expected)
     by_row = {row[1]: row for row in stored}
@@ -121,13 +126,25 @@ def test_plain_rows_path_stores_the_same_rows(tmp_path: Path) -> None:
     """The row tuples (COPY on PostgreSQL, executemany on SQLite before 3.38) as written."""
     ids = [7, 8, 9]
     settled, closed = _chunk()
-    expected = prepare_chunk("postgresql", CAMPAIGN_ID, settled, closed, ids).rows
-    assert expected is not None
+    expected = plain_rows(CAMPAIGN_ID, settled, closed, ids)
+    prepared = PreparedChunk(batch_rows(CAMPAIGN_ID, closed, ids), rows=expected)
 
-    stored = _write(f"sqlite:///{tmp_path / 'rows.db'}", ids, "postgresql")
+    stored = _write(f"sqlite:///{tmp_path / 'rows.db'}", ids, prepared)
 
     assert stored == sorted(expected)
     unique_at = RECIPIENT_COLUMNS.index("unique_in_campaign")
     assert [row[unique_at] for row in sorted(stored, key=lambda r: r[1])] == [
         True, True, False, True, True, True, True, True, False, True, True,
     ]  # fmt: skip  # rows 3 (invalid) and 9 (duplicate) may repeat a number
+
+
+def test_postgresql_copy_text_stores_the_same_rows(pg_url: str) -> None:
+    ids = [7, 8, 9]
+    expected = plain_rows(CAMPAIGN_ID, *_chunk(), ids)
+    prepared = prepare_chunk("postgresql", CAMPAIGN_ID, *_chunk(), ids)
+    assert prepared.copy_text is not None and prepared.copy_text.count(b"\n") == 4  # "Hi all"
+    assert prepared.rows is not None and len(prepared.rows) == 3 + 4  # settled, other batches
+
+    stored = _write(pg_url, ids, prepared)
+
+    assert stored == sorted(expected)

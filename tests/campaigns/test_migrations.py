@@ -12,7 +12,7 @@ from sqlalchemy import Connection, create_engine, inspect
 from campaigns.models import Base
 from campaigns.schema import current_revision, upgrade
 
-HEAD = "0009"  # the newest migration
+HEAD = "0010"  # the newest migration
 
 
 def _differences(url: str) -> list[object]:
@@ -317,4 +317,40 @@ def test_a_0005_database_with_campaigns_upgrades_to_fingerprints_and_back(db_url
         upgrade(db_url)
     finally:
         dispose_engines()
+        engine.dispose()
+
+
+def test_deleting_a_campaign_deletes_its_recipients_though_no_key_is_checked(
+    db_url: str,
+) -> None:
+    """0010: no foreign key checked per inserted number; a trigger keeps the cascade, and a
+    downgrade puts the key back."""
+    from alembic import command
+
+    from campaigns.schema import alembic_config
+
+    engine = create_engine(db_url)
+    try:
+        assert inspect(engine).get_foreign_keys("recipients") == []
+        with engine.begin() as conn:
+            _insert_campaign(conn)
+            conn.exec_driver_sql(
+                "INSERT INTO recipients (campaign_id, row_no, msisdn, state, attempts) VALUES "
+                "(1, 1, '2250701020304', 'pending', 0), (2, 1, '2250701020305', 'pending', 0)"
+            )
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM campaigns WHERE id = 1")
+        with engine.connect() as conn:
+            left = conn.exec_driver_sql("SELECT campaign_id FROM recipients").scalars().all()
+        assert left == [2]  # campaign 1's went with it; the stray row is not checked on insert
+
+        command.downgrade(alembic_config(db_url), "0009")
+        engine.dispose()  # SQLite: a pooled connection may still read the schema it knew
+        [key] = inspect(engine).get_foreign_keys("recipients")
+        assert (key["referred_table"], key["constrained_columns"]) == ("campaigns", ["campaign_id"])
+        with engine.connect() as conn:  # the stray row could not have a key: it is gone
+            assert conn.exec_driver_sql("SELECT count(*) FROM recipients").scalar_one() == 0
+        upgrade(db_url)
+        assert _differences(db_url) == []
+    finally:
         engine.dispose()
