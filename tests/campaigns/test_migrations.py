@@ -12,7 +12,7 @@ from sqlalchemy import Connection, create_engine, inspect
 from campaigns.models import Base
 from campaigns.schema import current_revision, upgrade
 
-HEAD = "0010"  # the newest migration
+HEAD = "0011"  # the newest migration
 
 
 def _differences(url: str) -> list[object]:
@@ -246,10 +246,10 @@ def test_a_0004_database_mid_send_upgrades_to_write_once_numbers_and_back(db_url
                     "SELECT reloptions FROM pg_class WHERE relname = 'recipients'"
                 ).scalar_one()
                 if conn.dialect.name == "postgresql"
-                else ["fillfactor=80"]  # SQLite has no fillfactor: nothing to check
+                else ["fillfactor=40"]  # SQLite has no fillfactor: nothing to check
             )
         assert (states, kind) == (["pending"], "campaign")
-        assert "fillfactor=80" in options
+        assert "fillfactor=40" in options  # 0005 set 80, 0011 loosened it
         # Still reported in flight: the batch row carries it.
         assert get_campaign(1, database_url=db_url).recipients == {"in_flight": 2}
 
