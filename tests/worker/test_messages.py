@@ -14,7 +14,15 @@ from campaigns.messages import MessageNotFound
 from campaigns.routes import Route
 from worker import dispatch, keys, sending
 from worker.door import HORIZON_S, Deferred, Door, Turn, permits_for
-from worker.ratelimit import DOOR_TOLERANCE_S, SEND_ALLOWANCE_S, Rate, RateLimiter, spacing_s
+from worker.ratelimit import (
+    DOOR_TOLERANCE_S,
+    SEND_ALLOWANCE_S,
+    NotYet,
+    Rate,
+    RateLimiter,
+    Slot,
+    spacing_s,
+)
 from worker.sending import Outcome
 
 from .conftest import Harness
@@ -188,6 +196,34 @@ def test_campaign_batches_beyond_the_permits_wait_in_process_then_give_up_their_
     assert isinstance(waited, Deferred)
     assert clock.now_s == started  # a semaphore's wait, not a sleep: no Redis in between
     assert len(touched) >= 5  # the batch was touched all along: held, not lost
+
+
+class FullHorizon:
+    """A limiter whose horizon stays full for ``naps`` asks, 10 ms each, then has a moment."""
+
+    def __init__(self, naps: int) -> None:
+        self.naps = naps
+
+    def reserve(self, *_args: object, **_kwargs: object) -> Slot | NotYet:
+        self.naps -= 1
+        return NotYet(0.01, 10.0) if self.naps >= 0 else Slot(0.0, 10.0)
+
+
+def test_a_batch_waiting_for_the_horizon_is_touched_once_per_interval_not_per_nap() -> None:
+    clock = FakeTime()
+    door = Door(
+        FullHorizon(naps=250), NEPAL, Rate(requests_per_s=10),  # type: ignore[arg-type]
+        sleep=clock.sleep, monotonic=lambda: clock.now_s,
+    )  # fmt: skip
+    touched: list[float] = []
+    turn = door.turn(
+        1, priority=False, touch=lambda: touched.append(clock.now_s), touch_every_s=1.0,
+        hold_s=5.0,
+    )  # fmt: skip
+    assert isinstance(turn, Turn)
+    # 2.5 s of 10 ms naps: a touch each second (each is a database write), not 250.
+    assert len(touched) == 2
+    assert touched[1] - touched[0] == pytest.approx(1.0)
 
 
 @pytest.fixture
