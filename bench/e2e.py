@@ -16,8 +16,8 @@ sample on the same deployment (its rate does not depend on the campaign's size).
 Keys: e2e_sqlite_msgs_per_s, e2e_postgres_msgs_per_s (NaN without PostgreSQL),
 e2e_postgres_vs_sqlite_ratio (target >= 0.8), naive_msgs_per_s, e2e_vs_naive_ratio,
 e2e_cpu_s_per_100k (CPU seconds of every smsq process and the sandbox per 100,000
-messages, SQLite, median of the runs; lower is better), plus the send-phase rates and
-sizes.
+messages, SQLite, median of the runs; lower is better), plus the send-phase rates, the
+planning seconds on each database and the sizes.
 """
 
 from __future__ import annotations
@@ -228,7 +228,8 @@ def run() -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = _measure(f"sqlite:///{tmp}/bench.db", naive=True)
     pg: dict[str, float] = {
-        "messages_per_s": math.nan, "send_messages_per_s": math.nan, "cpu_s_per_100k": math.nan
+        "messages_per_s": math.nan, "send_messages_per_s": math.nan, "cpu_s_per_100k": math.nan,
+        "plan_s": math.nan,
     }  # fmt: skip
     name = _postgres_database()
     if name is not None:
@@ -247,6 +248,7 @@ def run() -> dict[str, float]:
         "e2e_sqlite_send_phase_msgs_per_s": sqlite["send_messages_per_s"],
         "e2e_postgres_send_phase_msgs_per_s": pg["send_messages_per_s"],
         "e2e_sqlite_plan_s": sqlite["plan_s"],
+        "e2e_postgres_plan_s": pg["plan_s"],
         "campaign_numbers": float(NUMBERS),
         "naive_sample_numbers": float(NAIVE_NUMBERS),
     }
