@@ -80,7 +80,7 @@ def _ask_account(
         request = query.build_request(account, message_id)
         request.extensions["timeout"] = timeout_for(account).as_dict()
         try:
-            ctx.limiter.acquire_priority(account.name, rate, sleep=ctx.sleep)
+            ctx.door(account.name, rate).at_priority_moment()
             state, word = query.parse(ctx.http.send(request))
         except (httpx.TransportError, GatewayError) as exc:
             log.warning("status call of account %r failed: %s", account.name, exc)

@@ -154,6 +154,15 @@ class Door:
                 touch()
                 touched_s = waited_s
 
+    def at_priority_moment(self) -> None:
+        """Return at the account's next moment, ahead of every campaign batch that has not
+        reserved yet: for a request of the account's own upkeep, built already and sent at
+        once (an archive page, a status call). Campaign batches reserve at most
+        ``HORIZON_S`` ahead, so the wait is bounded by that and one spacing, however
+        saturated the account (issue 14); a reply held up past the deadline reserves again,
+        as at ``Turn.at_door``."""
+        Turn(self, self.next_moment(1, priority=True), priority=True).at_door(1)
+
     def next_moment(self, messages: int, *, priority: bool) -> tuple[float, float]:
         """Reserve the next moment at once for a request already holding a turn (a retry, or
         one that reached the door late): it keeps its permit and waits for the horizon.

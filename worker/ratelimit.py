@@ -217,27 +217,12 @@ class RateLimiter:
         """Reserve the next moment and sleep until it; returns seconds waited.
 
         Raises ``RateLimitTimeout`` (having reserved nothing) when the next moment lies
-        beyond ``max_wait_s``. For callers that send at once (an archive read): the door
-        check of ``worker.door`` is for requests built after their reservation.
+        beyond ``max_wait_s``. It does not check lateness: the workers' requests, their
+        campaign batches and their upkeep alike, go through ``worker.door``, which does.
         """
         found = self.reserve(account, rate, messages, horizon_s=max_wait_s)
         if isinstance(found, NotYet):
             raise RateLimitTimeout(found.wait_s + max_wait_s)
-        if found.wait_s > 0:
-            sleep(found.wait_s)
-        return found.wait_s
-
-    def acquire_priority(
-        self, account: str, rate: Rate, *, sleep: Callable[[float], None]
-    ) -> float:
-        """Reserve the account's next moment for one request, ahead of every campaign batch
-        that has not reserved yet, and sleep until it; returns seconds waited.
-
-        For a request of the account's own upkeep sent at once (an archive page, a status
-        call): campaign batches reserve at most ``worker.door.HORIZON_S`` ahead, so the wait is
-        bounded by that and one spacing, however saturated the account (issue 14).
-        """
-        found = self.reserve(account, rate, 1, horizon_s=None)
         if found.wait_s > 0:
             sleep(found.wait_s)
         return found.wait_s

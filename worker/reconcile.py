@@ -17,7 +17,7 @@ never refused a slot of the rate limit, as first suspected, and it made each suc
 21 s). A finished walk has seen every row the archive held when it began, in either order:
 rows added at the top push the others down, to be read twice, never skipped.
 
-Each page takes a priority slot of the account's rate limit (``acquire_priority``: ahead of
+Each page takes a priority slot of the account's rate limit (``Door.at_priority_moment``: ahead of
 campaign batches, so a saturated account cannot starve it), and pages go at most at a share
 of the account's rate (``share``), so reconciling never takes a campaign's pace away.
 """
@@ -161,7 +161,7 @@ def _read_page(
     date_to = max(date_from, ctx.clock().astimezone(tz).date())
     request = archive.build_request(account, date_from, date_to, state.offset, ARCHIVE_PAGE_SIZE)
     request.extensions["timeout"] = timeout_for(account).as_dict()
-    ctx.limiter.acquire_priority(account.name, rate, sleep=ctx.sleep)
+    ctx.door(account.name, rate).at_priority_moment()
     return archive.parse(ctx.http.send(request), tz=tz)
 
 

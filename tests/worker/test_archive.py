@@ -20,7 +20,7 @@ from campaigns import get_campaign
 from campaigns.models import Batch, Recipient
 from worker import dispatch, reconcile, sending, store, tick
 from worker.clock import utcnow
-from worker.door import HORIZON_S
+from worker.door import HORIZON_S, Door
 from worker.ratelimit import NotYet, Rate, RateLimiter, spacing_s
 
 from .conftest import Harness
@@ -103,7 +103,7 @@ def test_an_archive_read_gets_a_slot_ahead_of_a_saturated_campaign(harness: Harn
     while not isinstance(limiter.reserve("smspresto", rate, horizon_s=HORIZON_S), NotYet):
         pass  # campaign batches hold every moment up to their horizon
     waited: list[float] = []
-    limiter.acquire_priority("smspresto", rate, sleep=waited.append)
+    Door(limiter, "smspresto", rate, sleep=waited.append).at_priority_moment()
     # Behind the batches that reserved already, ahead of every one still waiting.
     assert waited and waited[0] <= HORIZON_S + spacing_s(4.0) + 0.05
     assert isinstance(limiter.reserve("smspresto", rate, horizon_s=HORIZON_S), NotYet)

@@ -185,6 +185,23 @@ def test_a_reply_held_up_on_its_way_back_does_not_make_a_late_request_punctual()
     turn.__exit__(None, None, None)
 
 
+def test_an_upkeep_request_whose_moment_came_back_late_reserves_again() -> None:
+    door, clock = _door(rate_per_s=10)
+    reserve, asked = door.limiter.reserve, []
+
+    def slow_reply(*args: object, **kwargs: object) -> object:
+        asked.append(clock.now_s)
+        found = reserve(*args, **kwargs)  # type: ignore[arg-type]
+        if len(asked) == 1:
+            clock.sleep(0.08)  # held up past the deadline on its way back
+        return found
+
+    door.limiter.reserve = slow_reply  # type: ignore[method-assign]
+    door.at_priority_moment()  # an archive page, a status call
+    assert len(asked) == 2
+    assert clock.now_s - asked[1] <= DOOR_TOLERANCE_S - SEND_ALLOWANCE_S
+
+
 def test_campaign_batches_beyond_the_permits_wait_in_process_then_give_up_their_turn() -> None:
     door, clock = _door(rate_per_s=2)
     for _ in range(permits_for(door.rate)):
