@@ -213,12 +213,12 @@ def _prepare_postgres(
     prepared = PreparedChunk(batch_rows(campaign_id, closed, ids))
     lines: list[str] = []
     others: list[tuple[ClosedBatch, int]] = []
+    pending = RecipientState.PENDING.value
     for batch, batch_id in zip(closed, ids, strict=True):
         if not _packable(batch, batch_id):
             others.append((batch, batch_id))
             continue
         segs = batch.items[0][4]
-        pending = RecipientState.PENDING.value
         suffix = f"\t{campaign_id}\t{batch_id}\t{pending}\t{segs}\t{segs}\t0\tt\n"
         lines.extend([f"{m}\t{k}{suffix}" for k, m, _t, _p, _s, _f in batch.items])
     if lines:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
-from worker.ratelimit import DOOR_TOLERANCE_S, SEND_ALLOWANCE_S, NotYet, Rate, RateLimiter, Slot
+from worker.ratelimit import DOOR_TOLERANCE_S, SEND_ALLOWANCE_S, NotYet, Rate, RateLimiter
 
 # Campaign batches reserve at most this far ahead: a single message waits behind no more
 # than this, whatever the campaign (single_message_p95_ms_under_blast in bench.gateway).
@@ -134,12 +134,9 @@ class Door:
                 if waited_s > hold_s:
                     return Deferred(touch_every_s)
         while True:
-            asked_s = self.monotonic()
-            found = self.limiter.reserve(
-                self.account, self.rate, messages, horizon_s=None if priority else HORIZON_S
-            )
-            if isinstance(found, Slot):
-                return Turn(self, self._moment(asked_s, found), priority=priority)
+            found = self._reserve(messages, priority=priority)
+            if not isinstance(found, NotYet):
+                return Turn(self, found, priority=priority)
             if waited_s + found.wait_s > hold_s:
                 if not priority:
                     self.permits.release()
@@ -168,17 +165,21 @@ class Door:
         one that reached the door late): it keeps its permit and waits for the horizon.
         Returns the moment and the deadline, as a ``Turn`` holds them."""
         while True:
-            asked_s = self.monotonic()
-            found = self.limiter.reserve(
-                self.account, self.rate, messages, horizon_s=None if priority else HORIZON_S
-            )
-            if isinstance(found, Slot):
-                return self._moment(asked_s, found)
+            found = self._reserve(messages, priority=priority)
+            if not isinstance(found, NotYet):
+                return found
             self._nap(found)
 
-    def _moment(self, asked_s: float, slot: Slot) -> tuple[float, float]:
-        deadline_s = asked_s + slot.wait_s + DOOR_TOLERANCE_S - SEND_ALLOWANCE_S
-        return self.monotonic() + slot.wait_s, deadline_s
+    def _reserve(self, messages: int, *, priority: bool) -> tuple[float, float] | NotYet:
+        """Ask the limiter once: the moment and deadline of a ``Turn``, or ``NotYet``."""
+        asked_s = self.monotonic()
+        found = self.limiter.reserve(
+            self.account, self.rate, messages, horizon_s=None if priority else HORIZON_S
+        )
+        if isinstance(found, NotYet):
+            return found
+        deadline_s = asked_s + found.wait_s + DOOR_TOLERANCE_S - SEND_ALLOWANCE_S
+        return self.monotonic() + found.wait_s, deadline_s
 
     def sleep_until(self, moment_s: float) -> None:
         """Sleep until ``moment_s`` on this door's monotonic clock (no-op when past)."""
