@@ -11,6 +11,12 @@ them.
   (100), 100 numbers per request, 50,000 numbers: requests/s achieved at the gateway ÷ the
   limit, median of ``RUNS`` campaigns (target >= 0.9).
 - ``worker_rss_mb``: peak resident memory of every worker process together (<= 600).
+- ``gateway_cpu_ms_per_request`` (``_100``): CPU milliseconds (user and system) of every
+  process of the deployment (Redis, the sandbox, beat, the workers) per request the
+  sandbox accepted in those campaigns, median of the runs, and
+  ``gateway_worker_cpu_ms_per_request`` (``_100``) of the worker processes alone. The
+  fractions above are bounded by the machine, not only by smsq: the limit times this
+  figure is the cores the deployment needs to keep pace (see the README).
 - ``single_message_per_s``: 2,000 ``send_message`` calls (from ``CALLERS`` threads, as an
   API server makes them) at ``rate_per_s`` 100: from the first call to the last arrival
   (>= 90).
@@ -58,6 +64,8 @@ import psutil
 from bench.measure import (
     PeakRss,
     achieved_per_s,
+    cpu_s,
+    descendants_cpu_s,
     percentile,
     request_arrivals,
     scalar,
@@ -232,12 +240,20 @@ def _pace(rate_per_s: float, *, singles: bool) -> dict[str, float]:
         PeakRss([_worker_pid(stack)]) as peak,
     ):  # fmt: skip
         _campaign(stack, "nepal", numbers.take(2_000))  # warm: connections, caches
-        runs = [_campaign(stack, "nepal", numbers.take(NUMBERS)) for _ in range(RUNS)]
+        runs, cpu_ms, worker_cpu_ms = [], [], []
+        for _ in range(RUNS):
+            began_s, worker_began_s = descendants_cpu_s(), cpu_s([_worker_pid(stack)])
+            runs.append(_campaign(stack, "nepal", numbers.take(NUMBERS)))
+            requests = len(runs[-1][2])
+            cpu_ms.append((descendants_cpu_s() - began_s) * 1000 / requests)
+            worker_cpu_ms.append((cpu_s([_worker_pid(stack)]) - worker_began_s) * 1000 / requests)
         fractions = [achieved_per_s(arrivals) / rate_per_s for _, _, arrivals in runs]
         excess = [window_excess(arrivals, rate_per_s) for _, _, arrivals in runs]
         figures = {
             "fraction": statistics.median(fractions),
             "campaign_s": statistics.median(took for _, took, _ in runs),
+            "cpu_ms": statistics.median(cpu_ms),
+            "worker_cpu_ms": statistics.median(worker_cpu_ms),
         }
         if singles:
             figures["single_message_per_s"], single_excess = _single_messages(stack, numbers)
@@ -326,6 +342,10 @@ def run() -> dict[str, float]:
         "gateway_latency_fraction_100": at_100["fraction"],
         "gateway_campaign_s": at_50["campaign_s"],
         "gateway_campaign_100_s": at_100["campaign_s"],
+        "gateway_cpu_ms_per_request": at_50["cpu_ms"],
+        "gateway_cpu_ms_per_request_100": at_100["cpu_ms"],
+        "gateway_worker_cpu_ms_per_request": at_50["worker_cpu_ms"],
+        "gateway_worker_cpu_ms_per_request_100": at_100["worker_cpu_ms"],
         "worker_rss_mb": max(at_50["rss_mb"], at_100["rss_mb"]),
         "single_message_per_s": at_100["single_message_per_s"],
         "single_message_p95_ms_under_blast": at_100["p95_ms"],

@@ -119,6 +119,12 @@ def cpu_s(pids: Iterable[int]) -> float:
     return total
 
 
+def descendants_cpu_s() -> float:
+    """CPU seconds used so far by every live descendant of this process (a deployment the
+    benchmark started: its Redis, sandbox and workers), the benchmark itself excluded."""
+    return cpu_s(child.pid for child in psutil.Process().children())
+
+
 class PeakRss:
     """The highest ``rss_mb`` of some process trees, sampled in a thread while in use."""
 
