@@ -34,6 +34,7 @@ from campaigns.db import dispose_engines
 from campaigns.settings import Settings, get_settings
 from providers import install_log_redaction, load_accounts
 from worker import door, keys, sending
+from worker.broker import broker_transport
 from worker.callbacks import reset_client
 from worker.context import reset_context
 from worker.ratelimit import DOOR_TOLERANCE_S
@@ -67,6 +68,7 @@ def make_app(settings: Settings | None = None) -> Celery:
         task_default_queue=keys.CONTROL_QUEUE,
         task_create_missing_queues=True,
         task_send_sent_event=True,  # Flower shows a task from the moment it is queued
+        broker_transport=broker_transport(settings.broker_url),
         worker_send_task_events=True,
         worker_hijack_root_logger=True,
         beat_schedule={
