@@ -29,11 +29,15 @@ BEAT_SCHEDULER = "celery.beat:Scheduler"
 EXPECTED_LATENCY_S = 0.5
 THREADS_MIN = 4
 THREADS_MAX = 256
-# Numbers per second one worker process plans to send: the Python around each batch (claim,
-# parse, write) keeps one core busy near 8,000/s (bench.gateway at rate 100, 100 numbers a
-# request: 0.75-0.88 of the limit from one process), so an account planned above this gets
-# a second process, as many as there are cores; the rate limit in Redis is shared by all.
-NUMBERS_PER_PROCESS_S = 5_000.0
+# Numbers per second one worker process plans to send; an account planned above this gets
+# a second process, as many as there are cores (the rate limit in Redis is shared by all).
+# The Python around each batch (claim, parse, write) is what a process runs on one core, and
+# what that core carries follows the machine: near 8,000/s on a fast one (bench.gateway at
+# rate 100, 100 numbers a request: 0.75-0.88 of the limit from one process), but on a slow
+# one a request cost the worker 25-33 ms of CPU, so one process could not carry 5,000/s
+# (rate 50: 0.59 and 0.69 of the limit from one process, 0.79 and 0.74 from two, runs
+# interleaved). Planned for the slow machine: a second process costs about 120 MB.
+NUMBERS_PER_PROCESS_S = 2_500.0
 
 
 def threads_for(accounts: Mapping[str, Account]) -> int:

@@ -152,8 +152,9 @@ def test_the_now_process_takes_single_messages_and_callbacks_but_no_campaign_bat
     ("rate_per_s", "per_request", "messages_per_s", "cores", "processes"),
     [
         (10, 100, None, 2, 1),  # 1,000 numbers/s: one process's core carries it
-        (50, 100, None, 2, 1),  # 5,000/s: still one
-        (100, 100, None, 2, 2),  # 10,000/s: a process per core
+        (25, 100, None, 2, 1),  # 2,500/s: still one
+        (50, 100, None, 2, 2),  # 5,000/s: a process per core
+        (100, 100, None, 2, 2),  # 10,000/s: never more than the cores
         (100, 100, None, 1, 1),  # never more processes than cores
         (500, 100, None, 8, 8),
         (100, 100, 2_000, 2, 1),  # a messages_per_s limit below caps the numbers
