@@ -4,7 +4,8 @@ campaign's ``state`` also calls ``record_state`` in the same transaction.
 A static check over the source, so that a new writer added later cannot forget the event
 (receivers would silently miss a state). ``control._compare_and_set`` takes its values as
 ``**values`` and records them itself; ``api._plan_and_store`` records through
-``_open_callbacks``.
+``_open_callbacks``. A statement built once at module level (``api._PLANNED``) counts for
+every function that uses it.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _writers() -> dict[str, bool]:
                 target.id
                 for stmt in tree.body if isinstance(stmt, ast.Assign)
                 for target in stmt.targets if isinstance(target, ast.Name)
-                if STATE_SQL in ast.unparse(stmt.value)
+                if STATE_SQL in ast.unparse(stmt.value) or _moves_state(stmt.value, set())
             }  # fmt: skip
             for fn in ast.walk(tree):
                 if isinstance(fn, ast.FunctionDef) and _moves_state(fn, sql_names):
