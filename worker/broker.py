@@ -1,7 +1,7 @@
 """The Redis broker transport, with one client object per channel for publishing.
 
 kombu's Redis channel builds a new ``redis.Redis`` for every message it publishes and every
-acknowledgement (``Channel.conn_or_acquire``: 406 clients for 100 messages in
+acknowledgement (``Channel.conn_or_acquire``: about 400 clients for 100 messages in
 tests/worker/test_broker.py), and redis-py fills each new client's table of response
 callbacks. In a sending worker at 50 requests/s that was 5-8% of the time a thread held the
 interpreter lock (py-spy): each task's message, its events and its ack. A client is only a
@@ -9,8 +9,8 @@ handle on the channel's connection pool and safe to share between threads, so th
 makes one and keeps it (bench.gateway, side by side: 29.6 and 31.0 ms of worker CPU per
 request before, 24.6 and 27.0 after).
 
-Used for ``redis://`` and ``rediss://`` brokers (``worker.celery_app``); any other broker
-keeps kombu's own transport.
+``install()`` (called by ``worker.celery_app``) makes ``redis://`` and ``rediss://`` brokers
+use it; any other broker keeps kombu's own transport.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 
 
@@ -49,13 +50,17 @@ class Transport(kombu_redis.Transport):
     Channel = Channel
 
 
-# The dotted path Celery's ``broker_transport`` takes for ``Transport``.
+# kombu's name for a transport it loads by path: the class above.
 TRANSPORT = f"{__name__}:Transport"
 REDIS_SCHEMES = ("redis", "rediss")
 
 
-def broker_transport(broker_url: str) -> str | None:
-    """The transport for ``broker_url``: this module's for Redis, None (kombu's choice from
-    the URL) for any other broker."""
-    scheme = broker_url.split("://", 1)[0].lower()
-    return TRANSPORT if scheme in REDIS_SCHEMES else None
+def install() -> None:
+    """Make every ``redis://`` and ``rediss://`` broker of this process use ``Transport``.
+
+    Through kombu's table of transport names rather than Celery's ``broker_transport``: the
+    connection keeps the name ``redis``, which Flower reads (from the URI) to show the
+    broker's queues, and which any other broker does not have.
+    """
+    for scheme in REDIS_SCHEMES:
+        TRANSPORT_ALIASES[scheme] = TRANSPORT

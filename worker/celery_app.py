@@ -33,8 +33,7 @@ from celery.signals import beat_init, worker_init, worker_process_init, worker_r
 from campaigns.db import dispose_engines
 from campaigns.settings import Settings, get_settings
 from providers import install_log_redaction, load_accounts
-from worker import door, keys, sending
-from worker.broker import broker_transport
+from worker import broker, door, keys, sending
 from worker.callbacks import reset_client
 from worker.context import reset_context
 from worker.ratelimit import DOOR_TOLERANCE_S
@@ -49,6 +48,7 @@ TICK_EXPIRES_TICKS = 3
 
 def make_app(settings: Settings | None = None) -> Celery:
     """A Celery app configured from ``settings`` (default: this process's settings)."""
+    broker.install()  # one Redis client per channel (worker.broker says why)
     settings = settings or get_settings()
     app = Celery("smsq", broker=settings.broker_url, include=["worker.tasks"])
     app.conf.update(
@@ -68,7 +68,6 @@ def make_app(settings: Settings | None = None) -> Celery:
         task_default_queue=keys.CONTROL_QUEUE,
         task_create_missing_queues=True,
         task_send_sent_event=True,  # Flower shows a task from the moment it is queued
-        broker_transport=broker_transport(settings.broker_url),
         worker_send_task_events=True,
         worker_hijack_root_logger=True,
         beat_schedule={
