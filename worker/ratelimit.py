@@ -163,14 +163,6 @@ class NotYet:
     rate_per_s: float
 
 
-class RateLimitTimeout(Exception):
-    """Raised when the limiter would make a caller wait longer than the caller allows."""
-
-    def __init__(self, wait_s: float) -> None:
-        super().__init__(f"rate limit: next slot in {wait_s:.3f}s, beyond the allowed wait")
-        self.wait_s = wait_s
-
-
 class RateLimiter:
     """The shared limiter of every account, over one Redis connection pool."""
 
@@ -204,28 +196,6 @@ class RateLimiter:
         )  # fmt: skip
         wait_s, rate_per_s = max(0.0, float(wait_us) / 1e6), float(effective)
         return Slot(wait_s, rate_per_s) if int(reserved) else NotYet(max(wait_s, 1e-3), rate_per_s)
-
-    def acquire(
-        self,
-        account: str,
-        rate: Rate,
-        messages: int = 1,
-        *,
-        max_wait_s: float,
-        sleep: Callable[[float], None],
-    ) -> float:
-        """Reserve the next moment and sleep until it; returns seconds waited.
-
-        Raises ``RateLimitTimeout`` (having reserved nothing) when the next moment lies
-        beyond ``max_wait_s``. It does not check lateness: the workers' requests, their
-        campaign batches and their upkeep alike, go through ``worker.door``, which does.
-        """
-        found = self.reserve(account, rate, messages, horizon_s=max_wait_s)
-        if isinstance(found, NotYet):
-            raise RateLimitTimeout(found.wait_s + max_wait_s)
-        if found.wait_s > 0:
-            sleep(found.wait_s)
-        return found.wait_s
 
     def throttled(self, account: str, rate: Rate) -> float:
         """The gateway said "too many requests": lower the account's effective rate for

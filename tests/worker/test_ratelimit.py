@@ -15,7 +15,6 @@ from worker.ratelimit import (
     NotYet,
     Rate,
     RateLimiter,
-    RateLimitTimeout,
     Slot,
     spacing_s,
 )
@@ -148,26 +147,6 @@ def test_a_throttle_lowers_the_rate_once_per_event_and_it_grows_back(
         clock.advance(1.1)
         lim.throttled("acc", rate)
     assert reserved(lim.reserve("acc", rate)).rate_per_s >= 8 * 0.02
-
-
-def test_acquire_sleeps_within_its_bound_and_refuses_beyond_it(
-    server: fakeredis.FakeServer, clock: Clock
-) -> None:
-    lim = limiter(server, clock)
-    rate = Rate(requests_per_s=2)
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock.advance(seconds)
-
-    assert lim.acquire("acc", rate, max_wait_s=1, sleep=sleep) == 0.0
-    assert lim.acquire("acc", rate, max_wait_s=1, sleep=sleep) == pytest.approx(spacing_s(2))
-    for _ in range(3):
-        lim.reserve("acc", rate)  # others ahead
-    with pytest.raises(RateLimitTimeout):
-        lim.acquire("acc", rate, max_wait_s=1, sleep=sleep)
-    assert slept == [pytest.approx(spacing_s(2))]
 
 
 @settings(max_examples=150, deadline=None)
