@@ -241,12 +241,13 @@ def _pace(rate_per_s: float, *, singles: bool) -> dict[str, float]:
     ):  # fmt: skip
         _campaign(stack, "nepal", numbers.take(2_000))  # warm: connections, caches
         runs, cpu_ms, worker_cpu_ms = [], [], []
+        workers = [_worker_pid(stack)]
         for _ in range(RUNS):
-            began_s, worker_began_s = descendants_cpu_s(), cpu_s([_worker_pid(stack)])
+            began_s, worker_began_s = descendants_cpu_s(), cpu_s(workers)
             runs.append(_campaign(stack, "nepal", numbers.take(NUMBERS)))
             requests = len(runs[-1][2])
             cpu_ms.append((descendants_cpu_s() - began_s) * 1000 / requests)
-            worker_cpu_ms.append((cpu_s([_worker_pid(stack)]) - worker_began_s) * 1000 / requests)
+            worker_cpu_ms.append((cpu_s(workers) - worker_began_s) * 1000 / requests)
         fractions = [achieved_per_s(arrivals) / rate_per_s for _, _, arrivals in runs]
         excess = [window_excess(arrivals, rate_per_s) for _, _, arrivals in runs]
         figures = {
