@@ -25,8 +25,6 @@ APP = "worker.celery_app"
 BEAT_SCHEDULER = "celery.beat:Scheduler"
 
 
-# Real gateways answer in 150-500 ms: a worker keeps an account's rate busy for the slowest.
-EXPECTED_LATENCY_S = 0.5
 THREADS_MIN = 4
 THREADS_MAX = 256
 # Numbers per second one worker process plans to send; an account planned above this gets
@@ -42,16 +40,15 @@ NUMBERS_PER_PROCESS_S = 2_500.0
 
 def threads_for(accounts: Mapping[str, Account]) -> int:
     """Threads a worker process needs to use its accounts' whole rates, without tuning: for
-    each account, its requests per second times how long a request takes from its turn at
-    the door to its answer (the door's horizon, then the expected latency), with a fifth
-    more for the writes around it, and two for the control queue."""
+    each account, the requests it holds at once at its rate (``worker.door.requests_held``),
+    and two for the control queue."""
     from providers.registry import get_adapter
-    from worker.door import HORIZON_S
+    from worker.door import requests_held
 
     needed = 2
     for account in accounts.values():
         rate = account.rate_per_s or get_adapter(account.provider).limits.default_rate_per_s
-        needed += math.ceil(rate * (EXPECTED_LATENCY_S + HORIZON_S) * 1.2) + 1
+        needed += requests_held(rate)
     return max(THREADS_MIN, min(THREADS_MAX, needed))
 
 
@@ -130,7 +127,8 @@ def callbacks_argv(
 
 def now_threads(accounts: Mapping[str, Account]) -> int:
     """Threads of the process for what must not wait: enough for every account's whole rate
-    in single messages (``threads_for``), and the callbacks' own."""
+    in single messages (``threads_for``), and the callbacks' own. An account's single
+    messages hold at most its own share (``worker.door.requests_held``)."""
     if not accounts:
         return CALLBACK_THREADS
     return min(THREADS_MAX, threads_for(accounts) + CALLBACK_THREADS)

@@ -12,8 +12,13 @@ limiter's answer says how long after *its* clock's now the moment is, and that n
 somewhere within the round trip: the door sleeps until the moment read from the trip's
 end (never early) and measures lateness from its start (never under-counted), so a reply
 held up on the way back (a collection of this process's garbage, a busy Redis) cannot make
-a late request look punctual. A single message (priority) takes no permit and reserves the
+a late request look punctual. A single message (priority) waits for no permit and reserves the
 next moment whatever the horizon, so it goes out ahead of the batches still waiting here.
+It holds one of the account's single-message permits until its answer (``requests_held``,
+the account's whole rate's worth): a hung gateway's single messages then hold no more of a
+process's threads than that, and the ``now`` process, which sends every account's, is sized
+as the sum (``worker.cli_support.now_threads``). A single message that finds none free
+goes back to the broker at once, with a countdown (``SINGLE_DEFER_S``), holding no thread.
 
 While a task waits it ``touch``es its batch every ``touch_every_s`` (the lost-batch sweep
 then knows the batch's message is held, not lost); past ``hold_s`` it gives up its turn
@@ -43,6 +48,19 @@ HORIZON_S = 0.25
 # (1 of 3 at 0.02).
 CLAIM_LEAD_S = 0.02
 MIN_PERMITS = 2
+# Real gateways answer in 150-500 ms: a process keeps an account's rate busy for the slowest.
+EXPECTED_LATENCY_S = 0.5
+# A single message with no permit free waits this long on the broker, not in a thread: its
+# account has its whole rate's worth of requests out, so its gateway is hung or very slow.
+SINGLE_DEFER_S = 1.0
+
+
+def requests_held(requests_per_s: float) -> int:
+    """How many of an account's requests one process holds at once to use its whole rate:
+    its requests per second times how long a request takes from its turn at the door to its
+    answer (the horizon, then the expected latency), a fifth more for the writes around it,
+    and one."""
+    return math.ceil(requests_per_s * (EXPECTED_LATENCY_S + HORIZON_S) * 1.2) + 1
 
 
 def permits_for(rate: Rate) -> int:
@@ -56,14 +74,23 @@ class Deferred:
     """No turn within the hold time: try again in ``wait_s`` (nothing reserved or claimed)."""
 
     wait_s: float
+    reason: str = "no turn at the door in time"
 
 
 class Turn:
     """A reserved moment (and, for a campaign batch, this process's permit) until the request
     is out; use it as a context manager so the permit is returned whatever happens."""
 
-    def __init__(self, door: Door, moment: tuple[float, float], *, priority: bool) -> None:
+    def __init__(
+        self,
+        door: Door,
+        moment: tuple[float, float],
+        *,
+        priority: bool,
+        permit: threading.BoundedSemaphore | None,
+    ) -> None:
         self._door = door
+        self._permit = permit  # returned on exit: the door's, or None (an upkeep request)
         # On the door's monotonic clock: when to send, and the last instant the request may
         # leave (the moment at its earliest reading, plus the tolerance).
         self.moment_s, self.deadline_s = moment
@@ -95,8 +122,8 @@ class Turn:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if not self.priority:
-            self._door.permits.release()
+        if self._permit is not None:
+            self._permit.release()
 
 
 class Door:
@@ -114,6 +141,7 @@ class Door:
         self.limiter, self.account, self.rate = limiter, account, rate
         self.sleep, self.monotonic = sleep, monotonic
         self.permits = threading.BoundedSemaphore(permits_for(rate))
+        self.singles = threading.BoundedSemaphore(requests_held(rate.requests_per_s))
 
     def turn(
         self,
@@ -124,8 +152,13 @@ class Door:
         touch_every_s: float,
         hold_s: float,
     ) -> Turn | Deferred:
-        """Wait for a permit and a reserved moment, touching the batch while waiting."""
+        """Wait for a permit and a reserved moment, touching the batch while waiting; a
+        single message (``priority``) takes a single-message permit or defers at once."""
         waited_s = touched_s = 0.0  # seconds waited, and waited at the last touch
+        permit = self.singles if priority else self.permits
+        if priority and not permit.acquire(blocking=False):
+            touch()  # its message waits on the broker: held, not lost
+            return Deferred(SINGLE_DEFER_S, "every single-message permit of the account is held")
         if not priority:
             while not self.permits.acquire(timeout=touch_every_s):
                 touch()
@@ -136,10 +169,9 @@ class Door:
         while True:
             found = self._reserve(messages, priority=priority)
             if not isinstance(found, NotYet):
-                return Turn(self, found, priority=priority)
+                return Turn(self, found, priority=priority, permit=permit)
             if waited_s + found.wait_s > hold_s:
-                if not priority:
-                    self.permits.release()
+                permit.release()
                 return Deferred(found.wait_s)
             nap_s = min(found.wait_s, touch_every_s)
             self.sleep(nap_s)
@@ -158,7 +190,7 @@ class Door:
         ``HORIZON_S`` ahead, so the wait is bounded by that and one spacing, however
         saturated the account (issue 14); a reply held up past the deadline reserves again,
         as at ``Turn.at_door``."""
-        Turn(self, self.next_moment(1, priority=True), priority=True).at_door(1)
+        Turn(self, self.next_moment(1, priority=True), priority=True, permit=None).at_door(1)
 
     def next_moment(self, messages: int, *, priority: bool) -> tuple[float, float]:
         """Reserve the next moment at once for a request already holding a turn (a retry, or

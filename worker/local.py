@@ -27,7 +27,7 @@ from celery import Celery
 from campaigns.settings import Settings
 from providers import Account
 from worker.celery_app import make_app
-from worker.cli_support import beat_argv, callbacks_argv, worker_argv
+from worker.cli_support import beat_argv, callbacks_argv, now_argv, now_threads, worker_argv
 from worker.dispatch import Dispatcher, install, uninstall
 from worker.supervisor import groups_for
 
@@ -154,6 +154,15 @@ class LocalCluster:
         # Every account's processes, and the one for single messages and callbacks.
         processes = sum(g.processes for g in groups_for(self.config.accounts)) + 1
         self._spawn(name, argv, ready_marker=" ready.", times=processes)
+        if wait:
+            self.wait_ready()
+
+    def start_now(self, name: str = "now", *, wait: bool = True) -> None:
+        """Start the process ``smsq worker`` runs for what must not wait: every account's
+        single messages and the status callbacks, with the threads it would have."""
+        accounts = self.config.accounts
+        argv = now_argv(accounts, concurrency=now_threads(accounts), hostname=f"{name}@%h")
+        self._spawn(name, argv, ready_marker=" ready.")
         if wait:
             self.wait_ready()
 

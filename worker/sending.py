@@ -117,7 +117,7 @@ def send_batch(batch_id: int, ctx: WorkerContext) -> SendDecision:
         if isinstance(turn, Deferred):
             ref = BatchRef(head.id, head.campaign_id, head.account, bounded(turn.wait_s, ctx),
                            head.priority)  # fmt: skip
-            return SendDecision(Outcome.DEFERRED, "no turn at the door in time", (ref,))
+            return SendDecision(Outcome.DEFERRED, turn.reason, (ref,))
         with turn:
             decision = _take_turn(ctx, head, account, adapter, turn)
         if not isinstance(decision, _Throttled):

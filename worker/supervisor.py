@@ -17,7 +17,10 @@ single messages too, but while a campaign fills its threads (most of them waitin
 turn at the door) a single message would wait for one of them to end: in ``bench.gateway``,
 p95 807 ms from ``send_message`` to the gateway under a 200,000-number blast. The ``now``
 process has its threads free for them, and they still go through the account's door, so
-they share its rate limit and go ahead of the campaign's batches.
+they share its rate limit and go ahead of the campaign's batches. Its threads are the sum of
+every account's whole rate's worth, and an account's single messages hold no more than its
+own share of them (``worker.door.requests_held``; the rest wait on the broker), so a hung
+gateway's single messages do not hold up another account's.
 
 The supervisor forwards SIGTERM and SIGINT to its children (a warm shutdown: running
 tasks finish) and starts again a child that exits on its own, after a pause.

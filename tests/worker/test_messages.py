@@ -12,8 +12,17 @@ from campaigns.errors import InputError, NothingToSend
 from campaigns.handoff import set_dispatcher, set_sender
 from campaigns.messages import MessageNotFound
 from campaigns.routes import Route
+from providers.registry import get_adapter
 from worker import dispatch, keys, sending
-from worker.door import HORIZON_S, Deferred, Door, Turn, permits_for
+from worker.door import (
+    HORIZON_S,
+    SINGLE_DEFER_S,
+    Deferred,
+    Door,
+    Turn,
+    permits_for,
+    requests_held,
+)
 from worker.ratelimit import (
     DOOR_TOLERANCE_S,
     SEND_ALLOWANCE_S,
@@ -213,6 +222,58 @@ def test_campaign_batches_beyond_the_permits_wait_in_process_then_give_up_their_
     assert isinstance(waited, Deferred)
     assert clock.now_s == started  # a semaphore's wait, not a sleep: no Redis in between
     assert len(touched) >= 5  # the batch was touched all along: held, not lost
+
+
+def test_single_messages_beyond_the_accounts_whole_rate_go_back_at_once_holding_nothing() -> None:
+    door, clock = _door(rate_per_s=2)
+    reserve, asked = door.limiter.reserve, []
+
+    def counted(*args: object, **kwargs: object) -> object:
+        asked.append(1)
+        return reserve(*args, **kwargs)  # type: ignore[arg-type]
+
+    door.limiter.reserve = counted  # type: ignore[method-assign]
+    out = [_turn(door, priority=True) for _ in range(requests_held(2))]  # a hung gateway's
+    assert all(isinstance(t, Turn) for t in out) and len(asked) == len(out)
+    started, touched = clock.now_s, []
+    extra = door.turn(
+        1, priority=True, touch=lambda: touched.append(1), touch_every_s=1.0, hold_s=5.0
+    )
+    # Deferred at once: no sleep, no moment reserved, its batch touched (held, not lost).
+    assert extra == Deferred(SINGLE_DEFER_S, "every single-message permit of the account is held")
+    assert (clock.now_s, len(asked), touched) == (started, len(out), [1])
+    assert isinstance(_turn(door, priority=False), Turn)  # campaign batches have their own
+    first = out[0]
+    assert isinstance(first, Turn)
+    with first:  # its answer came (or its timeout): the permit is back
+        pass
+    assert isinstance(_turn(door, priority=True), Turn)
+    door.at_priority_moment()  # the account's upkeep takes no single-message permit
+
+
+def test_a_message_with_no_permit_free_goes_back_to_its_queue_with_a_countdown(
+    h: Harness,
+) -> None:
+    message_id = send_message(
+        "9841000003", "Your code is 4821", account=NEPAL, database_url=h.db_url,
+        accounts=h.accounts,
+    )  # fmt: skip
+    ctx = h.ctx(v3_ok)
+    [ref] = dispatch.release(ctx, message_id)
+    rate = sending.rate_for(h.accounts[NEPAL], get_adapter(NEPAL))
+    singles = ctx.door(NEPAL, rate).singles
+    held = 0
+    while singles.acquire(blocking=False):  # every one out, waiting on a hung gateway
+        held += 1
+    assert held == requests_held(rate.requests_per_s)
+    decision = sending.send_batch(ref.batch_id, ctx)
+    assert decision.outcome is Outcome.DEFERRED, decision
+    [again] = decision.enqueue
+    assert (again.batch_id, again.priority, again.delay_s) == (ref.batch_id, True, SINGLE_DEFER_S)
+    assert get_message(message_id, database_url=h.db_url).state == "pending"
+    singles.release()
+    assert sending.send_batch(ref.batch_id, ctx).outcome is Outcome.DONE
+    assert get_message(message_id, database_url=h.db_url).state == "sent"
 
 
 class FullHorizon:
