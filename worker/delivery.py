@@ -26,10 +26,10 @@ from campaigns.models import Batch, Recipient
 from campaigns.models import RecipientState as RS
 from providers import Account, GatewayError, ResultState, StatusQuery
 from providers.registry import get_adapter
-from worker import keys
+from worker import keys, upkeep
 from worker.archive_apply import DELIVERY_WINDOW_S
 from worker.context import WorkerContext
-from worker.sending import rate_for, timeout_for
+from worker.sending import rate_for
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +72,27 @@ def _ask_account(
     due = ctx.redis.get(pace_key) if ctx.redis is not None else None
     if due is not None and now.timestamp() < float(due):
         return
+    if upkeep.resting(ctx, account.name, now.timestamp()):
+        return
     calls = max(1, min(MAX_CALLS_PER_TICK, int(per_s * ctx.timings.tick_interval_s)))
     rows = _due(ctx, account.name, now, calls)
     if ctx.redis is not None:
         ctx.redis.set(pace_key, repr(now.timestamp() + calls / per_s), ex=PACE_KEEP_S)
     for recipient_id, message_id in rows:
         request = query.build_request(account, message_id)
-        request.extensions["timeout"] = timeout_for(account).as_dict()
+        request.extensions["timeout"] = upkeep.timeout_for(account).as_dict()
         try:
             ctx.door(account.name, rate).at_priority_moment()
-            state, word = query.parse(ctx.http.send(request))
-        except (httpx.TransportError, GatewayError) as exc:
+            response = ctx.http.send(request)
+        except httpx.TransportError as exc:  # no answer: the tick leaves the gateway alone
+            rest_s = upkeep.unanswered(ctx, account.name, now.timestamp())
+            log.warning("status call of account %r failed: %s (the tick leaves its gateway "
+                        "alone for %.0f s)", account.name, exc, rest_s)  # fmt: skip
+            return
+        upkeep.answered(ctx, account.name)
+        try:
+            state, word = query.parse(response)
+        except GatewayError as exc:
             log.warning("status call of account %r failed: %s", account.name, exc)
             return
         fates.asked += 1

@@ -83,6 +83,12 @@ def status_pace(account: str) -> str:
     return f"{PREFIX}status:next:{account}"
 
 
+def upkeep_rest(account: str) -> str:
+    """Until when the tick leaves the account's gateway alone, and the streak of requests
+    it did not answer (a hash: ``until`` epoch seconds, ``streak``; ``worker.upkeep``)."""
+    return f"{PREFIX}upkeep:rest:{account}"
+
+
 TICK_LOCK = f"{PREFIX}lock:tick"  # held while one tick runs, so two beats never overlap
 
 

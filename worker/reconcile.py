@@ -35,10 +35,10 @@ import httpx
 
 from providers import Account, ArchiveEntry, ArchiveQuery, GatewayError
 from providers.registry import archive_of, get_adapter
-from worker import keys
+from worker import keys, upkeep
 from worker.context import WorkerContext
 from worker.ratelimit import Rate
-from worker.sending import rate_for, timeout_for
+from worker.sending import rate_for
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def walk(
     """
     archive = archive_of(account.provider)
     state = load_state(ctx, account.name)
-    if archive is None:
+    if archive is None or upkeep.resting(ctx, account.name, ctx.clock().timestamp()):
         return WalkReport(state, 0, None, False)
     tz = archive.timezone(account)
     wanted_from = (since - timedelta(seconds=CLOCK_SKEW_S)).astimezone(tz).date().isoformat()
@@ -131,7 +131,14 @@ def walk(
             state.date_from = wanted_from
         try:
             rows = _read_page(ctx, account, archive, state, rate)
-        except (httpx.TransportError, GatewayError) as exc:
+        except httpx.TransportError as exc:  # no answer: the tick leaves the gateway alone
+            rest_s = upkeep.unanswered(ctx, account.name, now_s)
+            log.warning("archive of account %r not readable: %s (the tick leaves its gateway "
+                        "alone for %.0f s)", account.name, exc, rest_s)  # fmt: skip
+            state.next_page_at, readable = now_s + spacing_s, False
+            break
+        except GatewayError as exc:
+            upkeep.answered(ctx, account.name)
             log.warning("archive of account %r not readable: %s", account.name, exc)
             state.next_page_at, readable = now_s + spacing_s, False
             break
@@ -140,6 +147,7 @@ def walk(
             log.warning("archive of account %r failed: %s", account.name, type(exc).__name__)
             state.next_page_at, readable = now_s + spacing_s, False
             break
+        upkeep.answered(ctx, account.name)
         state.next_page_at = now_s + spacing_s
         if state.started_at is None:
             state.started_at = now_s
@@ -160,7 +168,7 @@ def _read_page(
     date_from = date.fromisoformat(state.date_from)
     date_to = max(date_from, ctx.clock().astimezone(tz).date())
     request = archive.build_request(account, date_from, date_to, state.offset, ARCHIVE_PAGE_SIZE)
-    request.extensions["timeout"] = timeout_for(account).as_dict()
+    request.extensions["timeout"] = upkeep.timeout_for(account).as_dict()
     ctx.door(account.name, rate).at_priority_moment()
     return archive.parse(ctx.http.send(request), tz=tz)
 

@@ -7,6 +7,8 @@ The database holds every send time and every state, so the tick is what makes ti
 - recover batches that stopped moving (``worker.recovery``): lost messages, dead workers,
   settled through gateway archives where they exist (``worker.archives``);
 - learn sent numbers' fates: from archives, and from status calls (``worker.delivery``);
+  these requests to gateways wait briefly, and a gateway that did not answer one is left
+  alone for a while (``worker.upkeep``), so one hung gateway cannot hold up every account;
 - say so in a campaign's reason when no worker consumes its account's queue
   (``worker.consumers``);
 - complete campaigns with no open batch.

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from campaigns import get_campaign
 from campaigns.models import Batch, Recipient
-from worker import dispatch, reconcile, sending, store, tick
+from worker import dispatch, keys, reconcile, sending, store, tick, upkeep
 from worker.clock import utcnow
 from worker.door import HORIZON_S, Door
 from worker.ratelimit import NotYet, Rate, RateLimiter, spacing_s
@@ -46,10 +46,15 @@ class Archive:
         self.rows = rows or []
         self.pages: list[int] = []  # the offset of each page asked for
         self.down = False
+        self.hung = False  # every list-archive request waits out its timeout
+        self.timeouts_s: list[float] = []  # the read timeout of each list-archive request
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         fields = parse_qs(request.content.decode())
         if fields.get("action") == ["list-archive"]:
+            self.timeouts_s.append(request.extensions["timeout"]["read"])
+            if self.hung:
+                raise httpx.ReadTimeout("timed out", request=request)
             if self.down:
                 return httpx.Response(500, text="down")
             start, end = int(fields["from"][0]), int(fields["to"][0])
@@ -107,6 +112,28 @@ def test_an_archive_read_gets_a_slot_ahead_of_a_saturated_campaign(harness: Harn
     # Behind the batches that reserved already, ahead of every one still waiting.
     assert waited and waited[0] <= HORIZON_S + spacing_s(4.0) + 0.05
     assert isinstance(limiter.reserve("smspresto", rate, horizon_s=HORIZON_S), NotYet)
+
+
+def test_a_hung_archive_holds_the_tick_briefly_then_rests_until_it_answers(
+    harness: Harness,
+) -> None:
+    campaign_id, _batch = in_flight(harness, PRESTO_NUMBERS)
+    archive = Archive([row(1 + i, n) for i, n in enumerate(PRESTO_NUMBERS)])
+    archive.hung = True
+    t0 = utcnow() + timedelta(seconds=11)  # the batch is stale: its archive is wanted
+    assert harness.accounts["smspresto"].timeout_s > upkeep.UPKEEP_TIMEOUT_S
+    first = upkeep.REST_FIRST_S
+    for s in (0, 1, first - 1, first + 1, first + 2, 3 * first):
+        run(harness, t0 + timedelta(seconds=s), archive)
+    # One request each time the rest ran out (15 s, then 30 s), never the campaign's timeout.
+    assert archive.timeouts_s == [upkeep.UPKEEP_TIMEOUT_S] * 2 and archive.pages == []
+    assert states(harness, campaign_id)[PRESTO_NUMBERS[0]][0] == "pending"  # cannot tell
+    archive.hung = False
+    for s in (5 * first, 5 * first + 2, 5 * first + 4):
+        run(harness, t0 + timedelta(seconds=s), archive)
+    # Answered: the rest is over, the walk goes on at its pace and settles the batch.
+    assert archive.pages and harness.redis.exists(keys.upkeep_rest("smspresto")) == 0
+    assert {s for s, _d, _m in states(harness, campaign_id).values()} == {"sent"}
 
 
 def test_a_long_archive_is_walked_to_its_end_over_ticks(harness: Harness) -> None:
@@ -224,12 +251,12 @@ def aamar_status(words: dict[str, str], asked: list[str]) -> Callable[..., httpx
     return handler
 
 
-def test_a_status_call_settles_sent_numbers_by_their_ids(harness: Harness) -> None:
+def sent_with_ids(harness: Harness, numbers: list[str]) -> int:
+    """An AamarSMS campaign whose numbers were sent, with ids the gateway gave (910-i)."""
     slow(harness, "aamarsms", 5.0)
-    numbers = ["8801711111111", "8801711111112", "8801711111113"]
     campaign_id = harness.submit("aamarsms", numbers, text="Hi")
-    [ref] = dispatch.release(harness.ctx(presto_ok), campaign_id)
-    with harness.ctx(presto_ok).engine.begin() as conn:  # sent, with ids the gateway gave
+    assert dispatch.release(harness.ctx(presto_ok), campaign_id)
+    with harness.ctx(presto_ok).engine.begin() as conn:
         conn.execute(update(Batch).values(state="done", sent_at=utcnow()))
         for i, msisdn in enumerate(numbers):
             conn.execute(
@@ -237,6 +264,12 @@ def test_a_status_call_settles_sent_numbers_by_their_ids(harness: Harness) -> No
                 .where(Recipient.msisdn == msisdn)
                 .values(state="sent", provider_message_id=f"910-{i}")
             )
+    return campaign_id
+
+
+def test_a_status_call_settles_sent_numbers_by_their_ids(harness: Harness) -> None:
+    numbers = ["8801711111111", "8801711111112", "8801711111113"]
+    campaign_id = sent_with_ids(harness, numbers)
     asked: list[str] = []
     words = {"910-0": "SENT", "910-1": "Failed", "910-2": "Pending"}
     report = run(harness, utcnow() + timedelta(seconds=1), aamar_status(words, asked))
@@ -248,4 +281,26 @@ def test_a_status_call_settles_sent_numbers_by_their_ids(harness: Harness) -> No
         ("delivered", "SENT"), ("undelivered", "Failed"), ("sent", "Pending"),
     ]  # fmt: skip
     assert sorted(set(asked)) == ["910-0", "910-1", "910-2"] and len(asked) == 3
-    assert ref.batch_id
+
+
+def test_a_hung_status_call_holds_the_tick_briefly_then_rests(harness: Harness) -> None:
+    numbers = ["8801711111111", "8801711111112"]
+    campaign_id = sent_with_ids(harness, numbers)
+    timeouts_s: list[float] = []
+    hung = True
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        timeouts_s.append(request.extensions["timeout"]["read"])
+        if hung:
+            raise httpx.ReadTimeout("timed out", request=request)
+        return aamar_status({"910-0": "SENT", "910-1": "SENT"}, [])(request)
+
+    first = upkeep.REST_FIRST_S
+    for s in (1, 3, first - 1, first + 2, first + 4):
+        run(harness, utcnow() + timedelta(seconds=s), gateway)
+    # A call at once, the next when the rest ran out: each waits the short timeout.
+    assert timeouts_s == [upkeep.UPKEEP_TIMEOUT_S] * 2
+    hung = False
+    for s in range(4 * int(first), 4 * int(first) + 12, 2):
+        run(harness, utcnow() + timedelta(seconds=s), gateway)
+    assert {state for state, _d, _m in states(harness, campaign_id).values()} == {"delivered"}
