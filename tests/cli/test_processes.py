@@ -8,6 +8,7 @@ Each child gets this test's private Redis, SQLite file and config file, and noth
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,16 @@ from sqlalchemy import create_engine, inspect
 
 from campaigns.settings import Settings
 from providers import load_accounts
-from tests.cli.helpers import FUNDED, SMSQ, Child, CliEnv, Result, run_smsq
+from tests.cli.helpers import (
+    FUNDED,
+    NOWHERE,
+    SMSQ,
+    Child,
+    CliEnv,
+    Result,
+    funded_accounts,
+    run_smsq,
+)
 from worker import keys
 from worker.celery_app import make_app
 from worker.cli_support import processes_for
@@ -62,9 +72,15 @@ def test_worker_runs_a_process_per_account_on_its_queues_and_the_control_queue_a
 ) -> None:
     argv = [str(SMSQ), "worker", "--concurrency", "2"]
     log = cli_env.tmp_path / "worker.log"
-    # The sandbox's accounts allow 10,000 requests/s: more than a core's worth each.
+    # The sandbox's accounts allow 10,000 requests/s: more than a core's worth; a real
+    # gateway's rate is less. One of each (every Celery process costs seconds to boot).
+    fast, slow = FUNDED[:2]
+    funded = funded_accounts(NOWHERE)
+    slowed = funded[slow].model_copy(update={"rate_per_s": 5.0})
+    cli_env.write_accounts({fast: funded[fast], slow: slowed})
     configured = load_accounts()
-    processes = {name: processes_for(configured[name]) for name in FUNDED}
+    processes = {name: processes_for(configured[name]) for name in (fast, slow)}
+    assert processes == {fast: os.cpu_count() or 1, slow: 1}
     with Child(argv, cli_env.environ(), cli_env.tmp_path, log) as worker:
         deadline = time.monotonic() + 60
         while worker.output().count(" ready.") < sum(processes.values()) + 1:  # + now

@@ -49,7 +49,9 @@ LEVEL = re.compile(r"^\[[^\]]*: (DEBUG|INFO)/", re.M)
 def _accounts(url: str) -> dict[str, Account]:
     found = sandbox_accounts(url)
     get = {"method": "GET"}
-    quick = {"timeout_s": 1.0, "max_recipients": 2}
+    # A gateway's real rate, not the sandbox's 10,000/s: one worker process per account
+    # (processes_for), and each costs seconds to boot.
+    quick = {"timeout_s": 1.0, "max_recipients": 2, "rate_per_s": 20.0}
     return {
         "aakashsms_v3": found["aakashsms_v3"].model_copy(update={**quick, "options": get}),
         "aamarsms": found["aamarsms"].model_copy(update=quick),
