@@ -78,8 +78,9 @@ class Deferred:
 
 
 class Turn:
-    """A reserved moment (and, for a campaign batch, this process's permit) until the request
-    is out; use it as a context manager so the permit is returned whatever happens."""
+    """A reserved moment (and this process's permit, a campaign batch's or a single
+    message's) until the request is out; use it as a context manager so the permit is
+    returned whatever happens."""
 
     def __init__(
         self,
@@ -166,22 +167,27 @@ class Door:
                 touched_s = waited_s
                 if waited_s > hold_s:
                     return Deferred(touch_every_s)
-        while True:
-            found = self._reserve(messages, priority=priority)
-            if not isinstance(found, NotYet):
-                return Turn(self, found, priority=priority, permit=permit)
-            if waited_s + found.wait_s > hold_s:
-                permit.release()
-                return Deferred(found.wait_s)
-            nap_s = min(found.wait_s, touch_every_s)
-            self.sleep(nap_s)
-            waited_s += nap_s
-            # Once per touch_every_s, not per nap: naps until the horizon opens are a few ms,
-            # and each touch is a write (bench.gateway at 100 requests/s: 4,016 touches
-            # beside 5,620 claims, queueing every claim behind them for SQLite's lock).
-            if waited_s - touched_s >= touch_every_s:
-                touch()
-                touched_s = waited_s
+        try:
+            while True:
+                found = self._reserve(messages, priority=priority)
+                if not isinstance(found, NotYet):
+                    return Turn(self, found, priority=priority, permit=permit)
+                if waited_s + found.wait_s > hold_s:
+                    permit.release()
+                    return Deferred(found.wait_s)
+                nap_s = min(found.wait_s, touch_every_s)
+                self.sleep(nap_s)
+                waited_s += nap_s
+                # Once per touch_every_s, not per nap: naps until the horizon opens are a few
+                # ms, and each touch is a write (bench.gateway at 100 requests/s: 4,016
+                # touches beside 5,620 claims, queueing every claim behind them for SQLite's
+                # lock).
+                if waited_s - touched_s >= touch_every_s:
+                    touch()
+                    touched_s = waited_s
+        except BaseException:  # Redis or the database failed: no turn holds the permit
+            permit.release()
+            raise
 
     def at_priority_moment(self) -> None:
         """Return at the account's next moment, ahead of every campaign batch that has not

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fakeredis
 import httpx
 import pytest
+import redis
 
 from campaigns import get_campaign, get_message, send_message
 from campaigns.errors import InputError, NothingToSend
@@ -274,6 +275,25 @@ def test_a_message_with_no_permit_free_goes_back_to_its_queue_with_a_countdown(
     singles.release()
     assert sending.send_batch(ref.batch_id, ctx).outcome is Outcome.DONE
     assert get_message(message_id, database_url=h.db_url).state == "sent"
+
+
+@pytest.mark.parametrize("priority", [False, True], ids=["batch", "message"])
+def test_a_failure_while_reserving_gives_the_permit_back(priority: bool) -> None:
+    door, _clock = _door(rate_per_s=2)
+    reserve = door.limiter.reserve
+
+    def down(*_args: object, **_kwargs: object) -> object:
+        raise redis.ConnectionError("Redis restarting")
+
+    door.limiter.reserve = down  # type: ignore[method-assign]
+    permits = requests_held(2) if priority else permits_for(door.rate)
+    for _ in range(permits + 1):
+        with pytest.raises(redis.ConnectionError):
+            _turn(door, priority=priority)
+    door.limiter.reserve = reserve  # type: ignore[method-assign]
+    # Every permit is back: as many turns as before Redis failed, none of them deferred.
+    turns = [_turn(door, priority=priority) for _ in range(permits)]
+    assert all(isinstance(t, Turn) for t in turns), turns
 
 
 class FullHorizon:
