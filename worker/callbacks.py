@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import httpx
@@ -30,11 +31,16 @@ from campaigns.callbacks.secrets import owner_secret
 from campaigns.callbacks.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from campaigns.models import CallbackState
 from campaigns.settings import Settings
+from worker.cli_support import CALLBACK_THREADS
 from worker.clock import utcnow
 
 log = logging.getLogger(__name__)
 
 EVENTS_PER_RUN = 200  # then the task returns and the tick hands the campaign out again
+# The now process's threads serve single messages too: however many campaigns have events
+# due, deliveries hold at most this many of them (a hung receiver makes each wait out its
+# timeout); the others end at once and the next callbacks tick hands them out again.
+_DELIVERING = threading.BoundedSemaphore(CALLBACK_THREADS)
 USER_AGENT = "smsq-callbacks/1"
 Clock = Callable[[], datetime]
 
@@ -53,6 +59,18 @@ def tick(engine: Engine, clock: Clock | None = None) -> tuple[int, list[int]]:
     now = (clock or utcnow)()
     written = outbox.sweep(engine, now)
     return written, delivery.ready_campaigns(engine, now)
+
+
+@contextmanager
+def delivery_slot() -> Iterator[bool]:
+    """One of this process's ``CALLBACK_THREADS`` delivery slots for the ``with``: True when
+    taken, False when every one is busy (then deliver nothing now)."""
+    taken = _DELIVERING.acquire(blocking=False)
+    try:
+        yield taken
+    finally:
+        if taken:
+            _DELIVERING.release()
 
 
 def deliver_campaign(

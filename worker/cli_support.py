@@ -111,7 +111,9 @@ def worker_argv(
 
 # Callbacks wait on receivers, not on a gateway's rate: a few threads deliver hundreds of
 # events a second to a receiver that answers in 10 ms, and one campaign's events go out one
-# at a time anyway (they are ordered).
+# at a time anyway (they are ordered). A process never delivers on more threads than this
+# (``worker.callbacks.delivery_slot``), so in the now process they leave the rest to single
+# messages.
 CALLBACK_THREADS = 8
 
 

@@ -55,8 +55,11 @@ def callbacks_tick() -> str:
 @app.task(name=keys.DELIVER_CALLBACKS_TASK, ignore_result=True)
 def deliver_callbacks(campaign_id: int) -> str:
     """POST the campaign's due callback events, in order (on the callbacks queue)."""
-    policy = callbacks.policy_of(get_settings())
-    delivered, failed = callbacks.deliver_campaign(
-        get_context().engine, callbacks.http_client(), campaign_id, policy
-    )
+    with callbacks.delivery_slot() as free:
+        if not free:
+            return "every delivery slot of this process is busy: handed out at the next tick"
+        policy = callbacks.policy_of(get_settings())
+        delivered, failed = callbacks.deliver_campaign(
+            get_context().engine, callbacks.http_client(), campaign_id, policy
+        )
     return f"{delivered} delivered, {failed} failed"
