@@ -18,7 +18,8 @@ It holds one of the account's single-message permits until its answer (``request
 the account's whole rate's worth): a hung gateway's single messages then hold no more of a
 process's threads than that, and the ``now`` process, which sends every account's, is sized
 as the sum (``worker.cli_support.now_threads``). A single message that finds none free
-goes back to the broker at once, with a countdown (``SINGLE_DEFER_S``), holding no thread.
+goes back to the broker at once, with a countdown (``SINGLE_DEFER_S``, longer while none
+finishes), holding no thread.
 
 While a task waits it ``touch``es its batch every ``touch_every_s`` (the lost-batch sweep
 then knows the batch's message is held, not lost); past ``hold_s`` it gives up its turn
@@ -50,9 +51,13 @@ CLAIM_LEAD_S = 0.02
 MIN_PERMITS = 2
 # Real gateways answer in 150-500 ms: a process keeps an account's rate busy for the slowest.
 EXPECTED_LATENCY_S = 0.5
-# A single message with no permit free waits this long on the broker, not in a thread: its
-# account has its whole rate's worth of requests out, so its gateway is hung or very slow.
+# A single message with no permit free waits on the broker, not in a thread: its account has
+# its whole rate's worth of requests out. Busy at its rate, a permit frees within a second;
+# hung, none does until a request times out, so the wait grows to half the time since one of
+# the account's single messages last finished here, up to the bound: a thousand messages
+# queued for a hung gateway come back about 30 a second, not a thousand.
 SINGLE_DEFER_S = 1.0
+SINGLE_DEFER_MAX_S = 30.0
 
 
 def requests_held(requests_per_s: float) -> int:
@@ -123,6 +128,8 @@ class Turn:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._permit is self._door.singles:
+            self._door.single_finished_s = self._door.monotonic()
         if self._permit is not None:
             self._permit.release()
 
@@ -143,6 +150,7 @@ class Door:
         self.sleep, self.monotonic = sleep, monotonic
         self.permits = threading.BoundedSemaphore(permits_for(rate))
         self.singles = threading.BoundedSemaphore(requests_held(rate.requests_per_s))
+        self.single_finished_s = monotonic()  # when a single message last gave its permit back
 
     def turn(
         self,
@@ -159,7 +167,9 @@ class Door:
         permit = self.singles if priority else self.permits
         if priority and not permit.acquire(blocking=False):
             touch()  # its message waits on the broker: held, not lost
-            return Deferred(SINGLE_DEFER_S, "every single-message permit of the account is held")
+            idle_s = self.monotonic() - self.single_finished_s
+            wait_s = min(SINGLE_DEFER_MAX_S, max(SINGLE_DEFER_S, idle_s / 2))
+            return Deferred(wait_s, "every single-message permit of the account is held")
         if not priority:
             while not self.permits.acquire(timeout=touch_every_s):
                 touch()

@@ -17,6 +17,7 @@ from providers.registry import get_adapter
 from worker import dispatch, keys, sending
 from worker.door import (
     HORIZON_S,
+    SINGLE_DEFER_MAX_S,
     SINGLE_DEFER_S,
     Deferred,
     Door,
@@ -243,12 +244,23 @@ def test_single_messages_beyond_the_accounts_whole_rate_go_back_at_once_holding_
     # Deferred at once: no sleep, no moment reserved, its batch touched (held, not lost).
     assert extra == Deferred(SINGLE_DEFER_S, "every single-message permit of the account is held")
     assert (clock.now_s, len(asked), touched) == (started, len(out), [1])
+    # While none of them finishes (a hung gateway), the wait grows: half the time since
+    # one last did, up to a bound.
+    waits = []
+    for idle_s in (10.0, 3600.0):
+        clock.sleep(idle_s - (clock.now_s - started))
+        deferred = _turn(door, priority=True)
+        assert isinstance(deferred, Deferred)
+        waits.append(deferred.wait_s)
+    assert waits == [5.0, SINGLE_DEFER_MAX_S]
     assert isinstance(_turn(door, priority=False), Turn)  # campaign batches have their own
     first = out[0]
     assert isinstance(first, Turn)
     with first:  # its answer came (or its timeout): the permit is back
         pass
     assert isinstance(_turn(door, priority=True), Turn)
+    again = _turn(door, priority=True)  # one has just finished: a second's wait again
+    assert isinstance(again, Deferred) and again.wait_s == SINGLE_DEFER_S
     door.at_priority_moment()  # the account's upkeep takes no single-message permit
 
 
