@@ -72,7 +72,8 @@ def _ask_account(
     due = ctx.redis.get(pace_key) if ctx.redis is not None else None
     if due is not None and now.timestamp() < float(due):
         return
-    if upkeep.resting(ctx, account.name, now.timestamp()):
+    rest = upkeep.rest_of(ctx, account.name)
+    if rest.resting(now.timestamp()):
         return
     calls = max(1, min(MAX_CALLS_PER_TICK, int(per_s * ctx.timings.tick_interval_s)))
     rows = _due(ctx, account.name, now, calls)
@@ -85,11 +86,11 @@ def _ask_account(
             ctx.door(account.name, rate).at_priority_moment()
             response = ctx.http.send(request)
         except httpx.TransportError as exc:  # no answer: the tick leaves the gateway alone
-            rest_s = upkeep.unanswered(ctx, account.name, now.timestamp())
+            rest_s = rest.unanswered(now.timestamp())
             log.warning("status call of account %r failed: %s (the tick leaves its gateway "
                         "alone for %.0f s)", account.name, exc, rest_s)  # fmt: skip
             return
-        upkeep.answered(ctx, account.name)
+        rest.answered()
         try:
             state, word = query.parse(response)
         except GatewayError as exc:

@@ -111,7 +111,10 @@ def walk(
     """
     archive = archive_of(account.provider)
     state = load_state(ctx, account.name)
-    if archive is None or upkeep.resting(ctx, account.name, ctx.clock().timestamp()):
+    if archive is None:
+        return WalkReport(state, 0, None, False)
+    rest = upkeep.rest_of(ctx, account.name)
+    if rest.resting(ctx.clock().timestamp()):
         return WalkReport(state, 0, None, False)
     tz = archive.timezone(account)
     wanted_from = (since - timedelta(seconds=CLOCK_SKEW_S)).astimezone(tz).date().isoformat()
@@ -129,26 +132,11 @@ def walk(
             if now_s < rest_until:
                 break
             state.date_from = wanted_from
-        try:
-            rows = _read_page(ctx, account, archive, state, rate)
-        except httpx.TransportError as exc:  # no answer: the tick leaves the gateway alone
-            rest_s = upkeep.unanswered(ctx, account.name, now_s)
-            log.warning("archive of account %r not readable: %s (the tick leaves its gateway "
-                        "alone for %.0f s)", account.name, exc, rest_s)  # fmt: skip
-            state.next_page_at, readable = now_s + spacing_s, False
+        state.next_page_at = now_s + spacing_s  # read or not: the next page waits its turn
+        rows = _page_or_none(ctx, account, archive, state, rate, rest, now_s)
+        if rows is None:
+            readable = False
             break
-        except GatewayError as exc:
-            upkeep.answered(ctx, account.name)
-            log.warning("archive of account %r not readable: %s", account.name, exc)
-            state.next_page_at, readable = now_s + spacing_s, False
-            break
-        except Exception as exc:  # one account's archive must never stop the tick
-            # The type only: an unexpected error's text could hold a GET URL's credentials.
-            log.warning("archive of account %r failed: %s", account.name, type(exc).__name__)
-            state.next_page_at, readable = now_s + spacing_s, False
-            break
-        upkeep.answered(ctx, account.name)
-        state.next_page_at = now_s + spacing_s
         if state.started_at is None:
             state.started_at = now_s
             began = _dt(now_s)
@@ -159,6 +147,36 @@ def walk(
             state = _restarted(state)
     save_state(ctx, account.name, state)
     return WalkReport(state, pages, began, readable)
+
+
+def _page_or_none(
+    ctx: WorkerContext,
+    account: Account,
+    archive: ArchiveQuery,
+    state: WalkState,
+    rate: Rate,
+    rest: upkeep.Rest,
+    now_s: float,
+) -> list[ArchiveEntry] | None:
+    """The walk's next page, or None (logged) when it could not be read; a gateway that did
+    not answer rests from the tick's requests."""
+    try:
+        rows = _read_page(ctx, account, archive, state, rate)
+    except httpx.TransportError as exc:  # no answer: the tick leaves the gateway alone
+        rest_s = rest.unanswered(now_s)
+        log.warning("archive of account %r not readable: %s (the tick leaves its gateway "
+                    "alone for %.0f s)", account.name, exc, rest_s)  # fmt: skip
+        return None
+    except GatewayError as exc:
+        rest.answered()
+        log.warning("archive of account %r not readable: %s", account.name, exc)
+        return None
+    except Exception as exc:  # one account's archive must never stop the tick
+        # The type only: an unexpected error's text could hold a GET URL's credentials.
+        log.warning("archive of account %r failed: %s", account.name, type(exc).__name__)
+        return None
+    rest.answered()
+    return rows
 
 
 def _read_page(

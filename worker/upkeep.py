@@ -15,6 +15,8 @@ not read is read later: nothing is taken for an answer (an unread archive page s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import httpx
 
 from providers import Account
@@ -33,29 +35,44 @@ def timeout_for(account: Account) -> httpx.Timeout:
     return httpx.Timeout(min(account.timeout_s, UPKEEP_TIMEOUT_S))
 
 
-def resting(ctx: WorkerContext, account: str, now_s: float) -> bool:
-    """True while ``account`` rests from the tick's requests (without Redis: never)."""
-    if ctx.redis is None:
-        return False
-    until = ctx.redis.hget(keys.upkeep_rest(account), "until")
-    return until is not None and now_s < float(until)
+@dataclass
+class Rest:
+    """An account's rest from the tick's requests, read once when a tick turns to it
+    (``rest_of``): its requests then say how each went without asking Redis again."""
+
+    ctx: WorkerContext
+    account: str
+    until_s: float | None  # epoch seconds; None: no streak of unanswered requests
+
+    def resting(self, now_s: float) -> bool:
+        """True while the account rests from the tick's requests."""
+        return self.until_s is not None and now_s < self.until_s
+
+    def unanswered(self, now_s: float) -> float:
+        """The gateway did not answer a tick's request: rest the account; returns for how
+        long (without Redis: no rest)."""
+        redis = self.ctx.redis
+        if redis is None:
+            return 0.0
+        key = keys.upkeep_rest(self.account)
+        streak = int(redis.hincrby(key, "streak", 1))
+        rest_s = min(REST_MAX_S, REST_FIRST_S * 2.0 ** min(streak - 1, 16))
+        self.until_s = now_s + rest_s
+        pipe = redis.pipeline(transaction=False)
+        pipe.hset(key, "until", repr(self.until_s))
+        pipe.expire(key, int(2 * REST_MAX_S))
+        pipe.execute()
+        return rest_s
+
+    def answered(self) -> None:
+        """The gateway answered a tick's request (whatever it said): the streak is over.
+        Redis is written only when there was one, not for every answer."""
+        if self.until_s is not None and self.ctx.redis is not None:
+            self.ctx.redis.delete(keys.upkeep_rest(self.account))
+        self.until_s = None
 
 
-def unanswered(ctx: WorkerContext, account: str, now_s: float) -> float:
-    """The gateway did not answer a tick's request: rest the account; returns for how long."""
-    if ctx.redis is None:
-        return 0.0
-    key = keys.upkeep_rest(account)
-    streak = int(ctx.redis.hincrby(key, "streak", 1))
-    rest_s = min(REST_MAX_S, REST_FIRST_S * 2.0 ** min(streak - 1, 16))
-    pipe = ctx.redis.pipeline(transaction=False)
-    pipe.hset(key, "until", repr(now_s + rest_s))
-    pipe.expire(key, int(2 * REST_MAX_S))
-    pipe.execute()
-    return rest_s
-
-
-def answered(ctx: WorkerContext, account: str) -> None:
-    """The gateway answered a tick's request (whatever it said): no more rest."""
-    if ctx.redis is not None:
-        ctx.redis.delete(keys.upkeep_rest(account))
+def rest_of(ctx: WorkerContext, account: str) -> Rest:
+    """The account's rest as Redis holds it now (without Redis: none)."""
+    until = ctx.redis.hget(keys.upkeep_rest(account), "until") if ctx.redis is not None else None
+    return Rest(ctx, account, float(until) if until is not None else None)
