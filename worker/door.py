@@ -165,13 +165,14 @@ class Door:
         single message (``priority``) takes a single-message permit or defers at once."""
         waited_s = touched_s = 0.0  # seconds waited, and waited at the last touch
         permit = self.singles if priority else self.permits
-        if priority and not permit.acquire(blocking=False):
-            touch()  # its message waits on the broker: held, not lost
-            idle_s = self.monotonic() - self.single_finished_s
-            wait_s = min(SINGLE_DEFER_MAX_S, max(SINGLE_DEFER_S, idle_s / 2))
-            return Deferred(wait_s, "every single-message permit of the account is held")
-        if not priority:
-            while not self.permits.acquire(timeout=touch_every_s):
+        if priority:
+            if not permit.acquire(blocking=False):
+                touch()  # its message waits on the broker: held, not lost
+                idle_s = self.monotonic() - self.single_finished_s
+                wait_s = min(SINGLE_DEFER_MAX_S, max(SINGLE_DEFER_S, idle_s / 2))
+                return Deferred(wait_s, "every single-message permit of the account is held")
+        else:
+            while not permit.acquire(timeout=touch_every_s):
                 touch()
                 waited_s += touch_every_s
                 touched_s = waited_s

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,9 +72,9 @@ def _in_flight(stack: LocalStack, account: str) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-def _wait(what: str, done: object, timeout_s: float, stack: LocalStack) -> None:
+def _wait(what: str, done: Callable[[], bool], timeout_s: float, stack: LocalStack) -> None:
     deadline = time.monotonic() + timeout_s
-    while not done():  # type: ignore[operator]
+    while not done():
         assert time.monotonic() < deadline, f"{what}\n{stack.cluster.log('now')[-3000:]}"
         time.sleep(0.1)
 
